@@ -1,0 +1,1 @@
+"""Thin rclpy nodes: one Node subclass and one main() per module."""

@@ -1,0 +1,40 @@
+"""Build ROS messages from the pure types; every header comes from the source frame."""
+
+from nano_vision_msgs.msg import GroundTruth, Keypoint
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+
+from nano_vision.coords import to_normalised
+from nano_vision.image_conversion import numpy_to_compressed_msg, numpy_to_image_msg
+
+
+def make_header(stamp, frame_id):
+    """Return a Header with ``stamp`` (builtin_interfaces/Time) and ``frame_id``."""
+    return Header(stamp=stamp, frame_id=frame_id)
+
+
+def image_msg(image, encoding, header):
+    """Return a sensor_msgs/Image holding ``image`` with ``header``."""
+    msg = Image(header=header)
+    return numpy_to_image_msg(image, encoding, msg)
+
+
+def compressed_image_msg(image, encoding, header, fmt='jpeg', jpeg_quality=90):
+    """Return a sensor_msgs/CompressedImage of ``image`` with ``header``."""
+    msg = CompressedImage(header=header)
+    return numpy_to_compressed_msg(image, encoding, msg, fmt, jpeg_quality)
+
+
+def keypoint_msg(name, u, v, width, height):
+    """Return a Keypoint with pixel and normalised coordinates of ``(u, v)``."""
+    x, y = to_normalised(u, v, width, height)
+    return Keypoint(name=name, x=float(x), y=float(y), u=float(u), v=float(v))
+
+
+def ground_truth_msg(truth, header):
+    """Return the GroundTruth message of a :class:`~nano_vision.synthetic.SceneTruth`."""
+    return GroundTruth(
+        header=header, scene=truth.scene, label=truth.label,
+        width=truth.width, height=truth.height,
+        keypoints=[keypoint_msg(p.name, p.u, p.v, truth.width, truth.height)
+                   for p in truth.points])

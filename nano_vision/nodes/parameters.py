@@ -1,0 +1,54 @@
+"""Declare a node's :class:`~nano_vision.params.ParamSpec` table with rclpy."""
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rcl_interfaces.msg import ParameterType, SetParametersResult
+
+_TYPES = {
+    'bool': ParameterType.PARAMETER_BOOL,
+    'integer': ParameterType.PARAMETER_INTEGER,
+    'double': ParameterType.PARAMETER_DOUBLE,
+    'string': ParameterType.PARAMETER_STRING,
+}
+
+
+def descriptor_for(spec):
+    """Return the ParameterDescriptor of ``spec`` (description, read_only, range)."""
+    descriptor = ParameterDescriptor(
+        name=spec.name, type=_TYPES[spec.type_name], description=spec.description,
+        read_only=spec.read_only)
+    if spec.choices:
+        descriptor.additional_constraints = 'one of: ' + ', '.join(map(str, spec.choices))
+    if spec.min_value is not None and spec.max_value is not None:
+        if spec.type_name == 'integer':
+            descriptor.integer_range = [IntegerRange(
+                from_value=int(spec.min_value), to_value=int(spec.max_value), step=0)]
+        elif spec.type_name == 'double':
+            descriptor.floating_point_range = [FloatingPointRange(
+                from_value=float(spec.min_value), to_value=float(spec.max_value), step=0.0)]
+    return descriptor
+
+
+def declare_parameters(node, specs):
+    """Declare every parameter of ``specs`` on ``node``; return name -> value.
+
+    rclpy refuses, at declaration, an override of the wrong type or out of
+    range; the other checks (choices, cross-field rules) are the config
+    dataclass's.
+    """
+    for spec in specs:
+        node.declare_parameter(spec.name, spec.default, descriptor_for(spec))
+    return {spec.name: node.get_parameter(spec.name).value for spec in specs}
+
+
+def validate_changes(specs, parameters):
+    """Check runtime changes against ``specs``; return a SetParametersResult."""
+    by_name = {spec.name: spec for spec in specs}
+    for parameter in parameters:
+        spec = by_name.get(parameter.name)
+        if spec is None:
+            continue
+        try:
+            spec.check(parameter.value)
+        except ValueError as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+    return SetParametersResult(successful=True)

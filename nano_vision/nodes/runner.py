@@ -1,0 +1,46 @@
+"""The ``main()`` shared by every node: init, spin, clean shutdown, exit status."""
+
+import rclpy
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+
+# What a constructor raises for a configuration or a source that cannot work;
+# anything else is a bug and keeps its traceback.
+STARTUP_ERRORS = (ValueError, OSError, RuntimeError, ParameterException)
+
+
+def run_node(node_class, name, args=None):
+    """Create ``node_class``, spin it until shutdown or failure; return the exit status.
+
+    A node asks to stop by setting ``node.done`` (a threading.Event) and
+    reports a fatal error by setting ``node.failure`` to a message first.
+    Status: 0 after a normal stop, 1 after a failure, 2 when the node could not
+    start (the log says what to fix).
+    """
+    rclpy.init(args=args)
+    logger = rclpy.logging.get_logger(name)
+    node = None
+    status = 0
+    try:
+        node = node_class()
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        done = getattr(node, 'done', None)
+        while rclpy.ok() and not (done is not None and done.is_set()):
+            executor.spin_once(timeout_sec=0.2)
+        failure = getattr(node, 'failure', None)
+        if failure:
+            logger.fatal(failure)
+            status = 1
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except STARTUP_ERRORS as exc:
+        if node is not None:
+            raise
+        logger.fatal(f'cannot start: {exc}')
+        status = 2
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return status

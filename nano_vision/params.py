@@ -1,0 +1,59 @@
+"""Parameter tables of the nodes, without ROS.
+
+Each node lists its parameters once, as :class:`ParamSpec` rows; the node
+declares exactly these (with descriptors and ranges), the tests check launch
+and YAML files against them, and the docs are generated from them.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One ROS parameter: name, default (its type is the parameter's), description, limits."""
+
+    name: str
+    default: object
+    description: str
+    read_only: bool = True
+    min_value: float = None
+    max_value: float = None
+    choices: tuple = ()
+
+    @property
+    def type_name(self):
+        """Return the ROS type of the parameter (bool, integer, double, string)."""
+        return {bool: 'bool', int: 'integer', float: 'double', str: 'string'}[
+            type(self.default)]
+
+    def check(self, value):
+        """Return ``value`` if it is valid for this parameter, else raise ValueError."""
+        expected = type(self.default)
+        if expected is float and type(value) is int:
+            value = float(value)
+        if type(value) is not expected:
+            raise ValueError(f'parameter {self.name!r} must be a {self.type_name}, '
+                             f'got {value!r}')
+        if self.min_value is not None and value < self.min_value:
+            raise ValueError(f'parameter {self.name!r} = {value} is below its minimum '
+                             f'{self.min_value}')
+        if self.max_value is not None and value > self.max_value:
+            raise ValueError(f'parameter {self.name!r} = {value} is above its maximum '
+                             f'{self.max_value}')
+        if self.choices and value not in self.choices:
+            raise ValueError(f'parameter {self.name!r} = {value!r} is not one of '
+                             f'{", ".join(map(str, self.choices))}')
+        return value
+
+
+def check_values(specs, values):
+    """Return ``values`` (a name -> value dict) checked against ``specs``.
+
+    Missing names take their defaults; unknown names raise ValueError.
+    """
+    by_name = {spec.name: spec for spec in specs}
+    unknown = sorted(set(values) - set(by_name))
+    if unknown:
+        raise ValueError(f'unknown parameter(s) {", ".join(unknown)}; known: '
+                         f'{", ".join(by_name)}')
+    return {spec.name: spec.check(values.get(spec.name, spec.default)) for spec in specs}
