@@ -32,7 +32,7 @@ $(VENV)/.installed: requirements/ros.txt requirements/ros-constraints.txt \
 	touch $@
 
 install/.built: $(VENV)/.installed $(PACKAGE_FILES)
-	. $(VENV)/bin/activate && CMAKE_PREFIX_PATH="$$VIRTUAL_ENV" colcon build
+	. $(VENV)/bin/activate && AMENT_PREFIX_PATH="$$VIRTUAL_ENV" colcon build
 	touch $@
 
 build: install/.built

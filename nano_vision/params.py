@@ -28,10 +28,8 @@ class ParamSpec:
 
     def check(self, value):
         """Return ``value`` if it is valid for this parameter, else raise ValueError."""
-        expected = type(self.default)
-        if expected is float and type(value) is int:
-            value = float(value)
-        if type(value) is not expected:
+        # As strict as rclpy: 30 is not a double, 1 is not a bool.
+        if type(value) is not type(self.default):
             raise ValueError(f'parameter {self.name!r} must be a {self.type_name}, '
                              f'got {value!r}')
         if self.min_value is not None and value < self.min_value:

@@ -16,11 +16,11 @@ produces (OpenCV devices give ``bgr8``, synthetic scenes ``rgb8``) so the node
 converts once, straight to the encoding it publishes.
 """
 
+from dataclasses import dataclass
 import logging
 import os
 import re
 import time
-from dataclasses import dataclass
 
 import cv2
 
@@ -216,7 +216,7 @@ class CaptureSource(FrameSource):
         return 'check that the file is a video OpenCV can decode (ffprobe shows its codec)'
 
     def read(self):
-        """Return the next frame, None on a failed read (the device may be gone)."""
+        """Return the next frame; None when reading failed (the device may be gone)."""
         ok, image = self._capture.read()
         if ok and image is not None:
             return Frame(image, 'bgr8')

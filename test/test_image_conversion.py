@@ -22,7 +22,7 @@ def random_image(encoding, height=7, width=5, seed=0):
 
 
 def smooth_image(height=48, width=64):
-    """A gradient picture: JPEG keeps it close to the original."""
+    """Return a gradient picture, which JPEG keeps close to the original."""
     ys, xs = np.mgrid[0:height, 0:width]
     return np.dstack([xs * 255 // width, ys * 255 // height,
                       (xs + ys) * 255 // (width + height)]).astype(np.uint8)

@@ -55,6 +55,12 @@ class CameraNode(Node):
         :raises SourceError: the source cannot be opened (the message says what to check)
         """
         super().__init__('camera', **kwargs)
+        self.frames_published = 0
+        self.failure = None
+        self.done = threading.Event()
+        self._stop = threading.Event()
+        self._thread = None
+        self.source = None
         self.config = CameraConfig.from_values(declare_parameters(self, CAMERA_PARAMETERS))
         cfg = self.config
         self._jpeg_quality = cfg.jpeg_quality
@@ -76,10 +82,6 @@ class CameraNode(Node):
         self._calibration = calibration
         self._info_size = None
         self._info = CameraInfo()
-        self.frames_published = 0
-        self.failure = None
-        self.done = threading.Event()
-        self._stop = threading.Event()
         self.source = open_source(cfg.source, cfg.width, cfg.height, cfg.fps, loop=cfg.loop,
                                   seed=cfg.seed, flip_method=cfg.csi_flip_method)
         self.get_logger().info(
@@ -171,12 +173,10 @@ class CameraNode(Node):
     def destroy_node(self):
         """Stop the capture thread and release the source, then destroy the node."""
         self._stop.set()
-        thread = getattr(self, '_thread', None)
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=5.0)
-        source = getattr(self, 'source', None)
-        if source is not None:
-            source.close()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5.0)
+        if self.source is not None:
+            self.source.close()
         return super().destroy_node()
 
 

@@ -1,0 +1,136 @@
+"""Launch and config files checked without ``ros2 launch`` (launch is not on PyPI).
+
+Every executable a launch file starts is a console script of setup.py and is
+installed; every parameter a YAML file or a launch file sets is declared by
+its node, with the type the node declares; every launch and config file is
+installed under share/nano_vision.
+"""
+
+import ast
+import os
+import pathlib
+
+import pytest
+import yaml
+
+from nano_vision.node_parameters import NODE_PARAMETERS
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+LAUNCH_FILES = sorted((ROOT / 'launch').glob('*.launch.py'))
+CONFIG_FILES = sorted((ROOT / 'config').glob('*.yaml'))
+INSTALL = ROOT / 'install' / 'nano_vision'
+
+
+def console_scripts():
+    """Return executable name -> entry point, read from setup.py without running it."""
+    tree = ast.parse((ROOT / 'setup.py').read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values):
+                if isinstance(key, ast.Constant) and key.value == 'console_scripts':
+                    entries = [ast.literal_eval(e) for e in value.elts]
+                    return {e.split('=')[0].strip(): e.split('=')[1].strip() for e in entries}
+    raise AssertionError('setup.py has no console_scripts')
+
+
+def launched_nodes(path):
+    """Yield (executable, {parameter: value node}) for each Node(...) of a launch file."""
+    tree = ast.parse(path.read_text())
+    for call in ast.walk(tree):
+        if not (isinstance(call, ast.Call) and getattr(call.func, 'id', '') == 'Node'):
+            continue
+        kwargs = {k.arg: k.value for k in call.keywords}
+        executable = ast.literal_eval(kwargs['executable'])
+        parameters = {}
+        for item in getattr(kwargs.get('parameters'), 'elts', []):
+            if isinstance(item, ast.Dict):
+                for key, value in zip(item.keys, item.values):
+                    parameters[ast.literal_eval(key)] = value
+        yield executable, parameters
+
+
+def yaml_parameters(path):
+    """Yield (node name, {parameter: value}) for each section of a ROS parameter file."""
+    document = yaml.safe_load(path.read_text())
+    assert isinstance(document, dict), f'{path.name} is not a parameter file'
+    for node_name, section in document.items():
+        assert 'ros__parameters' in section, f'{path.name}: {node_name} has no ros__parameters'
+        yield node_name, section['ros__parameters']
+
+
+def node_for(config_path, node_name):
+    """Return the executable a YAML section configures (by node name or file name)."""
+    name = node_name.strip('/').split('/')[-1]
+    if name in NODE_PARAMETERS:
+        return name
+    stem = config_path.stem  # /** sections: the file is named after its node or project
+    if stem in NODE_PARAMETERS:
+        return stem
+    raise AssertionError(f'{config_path.name}: cannot tell which node {node_name!r} configures')
+
+
+def test_there_are_launch_and_config_files():
+    assert LAUNCH_FILES and CONFIG_FILES
+
+
+@pytest.mark.parametrize('path', LAUNCH_FILES, ids=lambda p: p.name)
+def test_launched_executables_exist(path):
+    scripts = console_scripts()
+    for executable, _ in launched_nodes(path):
+        assert executable in scripts, f'{path.name} starts {executable!r}, not in setup.py'
+        assert executable in NODE_PARAMETERS, f'{executable} has no parameter table'
+        if INSTALL.exists():
+            assert (INSTALL / 'lib' / 'nano_vision' / executable).exists()
+
+
+@pytest.mark.parametrize('path', LAUNCH_FILES, ids=lambda p: p.name)
+def test_launch_file_parameters_are_declared(path):
+    for executable, parameters in launched_nodes(path):
+        declared = {spec.name: spec for spec in NODE_PARAMETERS[executable]}
+        for name, value in parameters.items():
+            assert name in declared, f'{path.name}: {executable} does not declare {name!r}'
+            if isinstance(value, ast.Constant):
+                declared[name].check(value.value)
+
+
+@pytest.mark.parametrize('path', CONFIG_FILES, ids=lambda p: p.name)
+def test_config_parameters_are_declared_with_their_types(path):
+    for node_name, values in yaml_parameters(path):
+        executable = node_for(path, node_name)
+        declared = {spec.name: spec for spec in NODE_PARAMETERS[executable]}
+        for name, value in values.items():
+            assert name in declared, f'{path.name}: {executable} does not declare {name!r}'
+            declared[name].check(value)  # same type as declared, in range
+
+
+def test_console_scripts_point_at_a_main():
+    import importlib
+    for executable, target in console_scripts().items():
+        module, _, function = target.partition(':')
+        spec = importlib.util.find_spec(module)
+        assert spec is not None, f'{executable}: no module {module}'
+        assert f'def {function}(' in pathlib.Path(spec.origin).read_text()
+
+
+@pytest.mark.skipif(not INSTALL.exists(), reason='workspace not built')
+def test_launch_and_config_files_are_installed():
+    share = INSTALL / 'share' / 'nano_vision'
+    for path in LAUNCH_FILES:
+        assert (share / 'launch' / path.name).exists(), path.name
+    for path in CONFIG_FILES:
+        assert (share / 'config' / path.name).exists(), path.name
+    assert (share / 'package.xml').exists()
+    assert (INSTALL / 'share' / 'ament_index' / 'resource_index' / 'packages' /
+            'nano_vision').exists()
+
+
+def test_launch_files_compile():
+    for path in LAUNCH_FILES:
+        compile(path.read_text(), str(path), 'exec')
+        assert 'def generate_launch_description' in path.read_text()
+
+
+def test_colcon_defaults_list_both_packages():
+    defaults = yaml.safe_load((ROOT / 'colcon_defaults.yaml').read_text())
+    assert defaults['build']['base-paths'] == ['.', 'nano_vision_msgs']
+    assert os.path.isfile(ROOT / 'nano_vision_msgs' / 'package.xml')

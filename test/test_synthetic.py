@@ -1,0 +1,107 @@
+"""Synthetic scenes: the truth describes what was drawn, and scenes vary."""
+
+import numpy as np
+import pytest
+
+from nano_vision.coords import to_normalised, to_pixels
+from nano_vision.synthetic import (FaceScene, make_scene, SceneAnimator, SCENES,
+                                   ThumbsScene)
+
+
+def test_coordinates_round_trip_and_follow_the_course_convention():
+    assert to_normalised(0, 0, 640, 480) == (-1.0, -1.0)
+    assert to_normalised(320, 240, 640, 480) == (0.0, 0.0)
+    assert to_normalised(640, 480, 640, 480) == (1.0, 1.0)
+    assert to_pixels(*to_normalised(123.5, 77.25, 640, 480), 640, 480) == pytest.approx(
+        (123.5, 77.25))
+
+
+def test_face_points_sit_on_the_features_they_name():
+    scene = FaceScene(noise_std=0.0)
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        state = scene.random_state(rng)
+        image, truth = scene.render(state, 320, 240)
+        assert [p.name for p in truth.points] == ['nose', 'left_eye', 'right_eye']
+        for point in truth.points:
+            assert 0 <= point.u < 320 and 0 <= point.v < 240
+        for name in ('left_eye', 'right_eye'):
+            p = truth.point(name)
+            pupil = image[int(p.v), int(p.u)].astype(int)
+            # the pupil is the darkest thing on the face, whatever the light
+            assert pupil.sum() < image[int(truth.point('nose').v),
+                                       int(truth.point('nose').u)].astype(int).sum()
+        # the subject's left eye is on the image's right (the face looks at the camera)
+        left, right = truth.point('left_eye'), truth.point('right_eye')
+        tilt = np.radians(state.tilt_deg)
+        along = (left.u - right.u) * np.cos(tilt) + (left.v - right.v) * np.sin(tilt)
+        assert along > 0
+
+
+def test_face_points_move_with_the_face():
+    scene = FaceScene(noise_std=0.0)
+    state = scene.random_state(np.random.default_rng(0))
+    _, truth = scene.render(state, 200, 100)
+    moved = type(state)(**{**state.__dict__, 'cx': state.cx + 0.05})
+    _, truth_moved = scene.render(moved, 200, 100)
+    for a, b in zip(truth.points, truth_moved.points):
+        assert b.u - a.u == pytest.approx(0.05 * 200)
+        assert b.v == pytest.approx(a.v)
+
+
+def test_the_nose_pixel_is_drawn_where_the_truth_says():
+    """Render the same state twice, with and without the nose, and compare there."""
+    scene = FaceScene(noise_std=0.0)
+    state = scene.random_state(np.random.default_rng(5))
+    image, truth = scene.render(state, 256, 256)
+    nose = truth.point('nose')
+    patch = image[int(nose.v) - 1:int(nose.v) + 2, int(nose.u) - 1:int(nose.u) + 2]
+    # the nostril dot is dark red at the nose point
+    assert patch[..., 0].mean() > patch[..., 2].mean()
+
+
+def test_thumbs_classes_differ_only_by_the_thumb_direction():
+    scene = ThumbsScene(noise_std=0.0)
+    rng = np.random.default_rng(1)
+    labels = [scene.random_state(rng).label for _ in range(200)]
+    assert set(labels) == {'thumbs_up', 'thumbs_down'}
+    assert 70 < labels.count('thumbs_up') < 130
+    state = scene.random_state(rng)
+    flipped = type(state)(**{**state.__dict__, 'label': 'thumbs_down'
+                             if state.label == 'thumbs_up' else 'thumbs_up'})
+    a, truth_a = scene.render(state, 160, 120)
+    b, truth_b = scene.render(flipped, 160, 120)
+    assert truth_a.label != truth_b.label
+    assert not np.array_equal(a, b)
+
+
+@pytest.mark.parametrize('name', sorted(SCENES))
+def test_scenes_vary_background_light_and_position(name):
+    scene = make_scene(name)
+    rng = np.random.default_rng(0)
+    images = [scene.render(scene.random_state(rng), 64, 48, rng)[0] for _ in range(12)]
+    means = np.array([img.reshape(-1, 3).mean(axis=0) for img in images])
+    assert means.std(axis=0).min() > 5  # colours and brightness change between samples
+    assert all(img.dtype == np.uint8 and img.shape == (48, 64, 3) for img in images)
+
+
+def test_same_seed_same_video_and_motion_is_smooth():
+    a = SceneAnimator(make_scene('face'), seed=7, segment_frames=10)
+    b = SceneAnimator(make_scene('face'), seed=7, segment_frames=10)
+    previous = None
+    for _ in range(9):  # inside one segment the face glides
+        image_a, truth_a = a.next_frame(64, 48)
+        image_b, truth_b = b.next_frame(64, 48)
+        np.testing.assert_array_equal(image_a, image_b)
+        assert truth_a == truth_b
+        nose = truth_a.normalised('nose')
+        if previous is not None:
+            assert abs(nose[0] - previous[0]) < 0.3 and abs(nose[1] - previous[1]) < 0.3
+        previous = nose
+
+
+def test_unknown_scene_lists_the_known_ones():
+    with pytest.raises(ValueError, match='face, thumbs'):
+        make_scene('cats')
+    with pytest.raises(ValueError, match='segment_frames'):
+        SceneAnimator(make_scene('face'), segment_frames=0)
