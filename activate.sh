@@ -39,4 +39,9 @@ esac
 # ROS_AUTOMATIC_DISCOVERY_RANGE=SUBNET and unset ROS_LOCALHOST_ONLY.
 export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
 export ROS_LOCALHOST_ONLY=1
+# Camera frames larger than Fast DDS's default shared-memory segment would go
+# over UDP (config/fastdds.xml says why); keep a profile the user chose.
+if [ -z "${FASTDDS_DEFAULT_PROFILES_FILE:-}" ]; then
+  export FASTDDS_DEFAULT_PROFILES_FILE="$_nv_root/config/fastdds.xml"
+fi
 unset _nv_root

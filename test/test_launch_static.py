@@ -134,3 +134,9 @@ def test_colcon_defaults_list_both_packages():
     defaults = yaml.safe_load((ROOT / 'colcon_defaults.yaml').read_text())
     assert defaults['build']['base-paths'] == ['.', 'nano_vision_msgs']
     assert os.path.isfile(ROOT / 'nano_vision_msgs' / 'package.xml')
+
+
+def test_parameter_docs_are_generated_from_the_code():
+    from nano_vision.param_docs import render
+    page = (ROOT / 'docs' / 'parameters.md').read_text()
+    assert page == render(), 'run: python -m nano_vision.param_docs > docs/parameters.md'
