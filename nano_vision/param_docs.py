@@ -17,7 +17,7 @@ def _limits(spec):
 def render():
     """Return the Markdown page for every node's parameters."""
     lines = ['# Node parameters', '',
-             'Generated from the nodes\' declarations by `python -m nano_vision.param_docs`; '
+             "Generated from the nodes' declarations by `python -m nano_vision.param_docs`; "
              'a test keeps this page in step with the code. *Read-only* parameters are read '
              'at start; the others can be changed at run time with `ros2 param set`.', '']
     for node, specs in NODE_PARAMETERS.items():
