@@ -16,7 +16,7 @@ PACKAGE_FILES := package.xml setup.py setup.cfg colcon_defaults.yaml \
 	$(shell find nano_vision nano_vision_msgs launch config resource -type f \
 		-not -path '*/__pycache__/*' 2>/dev/null)
 
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= test
 
 .PHONY: setup build test lint bench clean distclean
 
@@ -38,7 +38,7 @@ install/.built: $(VENV)/.installed $(PACKAGE_FILES)
 build: install/.built
 
 test: install/.built
-	. ./activate.sh && pytest test $(PYTEST_ARGS)
+	. ./activate.sh && pytest $(PYTEST_ARGS)
 
 lint: install/.built
 	. ./activate.sh && pytest test/test_lint.py

@@ -24,6 +24,7 @@ setup(
     entry_points={
         'console_scripts': [
             'camera = nano_vision.nodes.camera:main',
+            'nano-vision = nano_vision.cli:main',
         ],
     },
 )

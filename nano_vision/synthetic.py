@@ -302,11 +302,11 @@ class ThumbsScene(Scene):
     def random_state(self, rng):
         """Return a random :class:`ThumbsState` with a random label."""
         label = self.labels[int(rng.integers(0, 2))]
-        size = float(rng.uniform(0.12, 0.2))  # fist half-size / image height
+        size = float(rng.uniform(0.16, 0.24))  # fist half-size / image height
         return ThumbsState(
             label=label,
-            cx=float(rng.uniform(0.25, 0.75)), cy=float(rng.uniform(0.35, 0.65)),
-            size=size, tilt_deg=float(rng.uniform(-30.0, 30.0)),
+            cx=float(rng.uniform(0.3, 0.7)), cy=float(rng.uniform(0.4, 0.6)),
+            size=size, tilt_deg=float(rng.uniform(-20.0, 20.0)),
             mirror=bool(rng.integers(0, 2)),
             skin=_skin(rng), sleeve=_colour(rng),
             background_seed=int(rng.integers(0, 2**31)),
@@ -336,11 +336,14 @@ class ThumbsScene(Scene):
         for ly in (-0.25, 0.1, 0.45):
             cv2.line(canvas, _pt(*at(0.0, ly)), _pt(*at(0.8, ly)), knuckle,
                      max(1, int(0.08 * s)), cv2.LINE_AA, _SHIFT)
-        # The thumb: a thick capsule from the top of the fist outwards.
-        cv2.line(canvas, _pt(*at(-0.45, -0.4)), _pt(*at(-0.45, -1.45)), state.skin,
-                 max(2, int(0.55 * s)), cv2.LINE_AA, _SHIFT)
+        # The thumb: a long, thick capsule from the top of the fist outwards,
+        # outlined so it stands out from any background.
+        outline = tuple(int(c * 0.5) for c in state.skin)
+        base, tip = _pt(*at(-0.45, -0.4)), _pt(*at(-0.45, -1.7))
+        cv2.line(canvas, base, tip, outline, max(3, int(0.7 * s)), cv2.LINE_AA, _SHIFT)
+        cv2.line(canvas, base, tip, state.skin, max(2, int(0.55 * s)), cv2.LINE_AA, _SHIFT)
         nail = tuple(min(255, int(c * 1.15) + 20) for c in state.skin)
-        cv2.circle(canvas, _pt(*at(-0.45, -1.4)), int(0.14 * s * _ONE), nail, -1,
+        cv2.circle(canvas, _pt(*at(-0.45, -1.6)), int(0.16 * s * _ONE), nail, -1,
                    cv2.LINE_AA, _SHIFT)
         return SceneTruth(self.name, state.label, width, height, ())
 

@@ -1,0 +1,7 @@
+"""``python -m nano_vision`` runs the ``nano-vision`` command."""
+
+import sys
+
+from nano_vision.cli import main
+
+sys.exit(main())

@@ -1,0 +1,235 @@
+"""The ``nano-vision`` command: datasets, training, evaluation, prediction, export.
+
+nano-vision dataset synth --scene face --count 300 --out data/face
+nano-vision dataset stats data/face
+nano-vision train data/face --out face.pt
+nano-vision eval face.pt data/face_test
+nano-vision predict face.pt image.jpg
+nano-vision export face.pt --onnx
+"""
+
+import argparse
+import json
+import logging
+import sys
+
+EXAMPLES = __doc__.split('\n\n', 1)[1]
+
+
+def _dataset_stats(args):
+    from nano_vision.datasets import describe, load_dataset
+    dataset = load_dataset(args.data, task=args.task, names=_names(args.names))
+    print('\n'.join(describe(dataset)))
+    return 0
+
+
+def _dataset_synth(args):
+    from nano_vision.synthetic_dataset import write_synthetic_dataset
+    samples = write_synthetic_dataset(args.scene, args.out, args.count, args.size, args.seed)
+    print(f'wrote {len(samples)} images of synthetic:{args.scene} to {args.out}')
+    return 0
+
+
+def _names(text):
+    return tuple(n.strip() for n in text.split(',') if n.strip()) if text else ()
+
+
+def _train(args):
+    from nano_vision.ml.train import default_out, train, TrainOptions
+    options = TrainOptions(
+        data=args.data, out=args.out or default_out(args.data), task=args.task,
+        names=_names(args.names), arch=args.arch, weights=args.weights,
+        freeze_backbone=args.freeze_backbone, epochs=args.epochs, batch_size=args.batch_size,
+        lr=args.lr, weight_decay=args.weight_decay, image_size=args.image_size,
+        val_fraction=args.val_fraction, seed=args.seed, patience=args.patience,
+        hflip=args.hflip, jitter=args.jitter, rotation_deg=args.rotation,
+        scale=args.scale, shift=args.shift, device=args.device, workers=args.workers,
+        resume=args.resume or '', plots=not args.no_plots, progress=not args.no_progress)
+    train(options)
+    return 0
+
+
+def _print_metrics(task, metrics):
+    if task == 'xy':
+        print(f'RMSE {metrics["rmse"]:.4f} normalised, {metrics["rmse_px"]:.2f} px '
+              f'({metrics["count"]} points)')
+        for name, m in metrics['per_keypoint'].items():
+            print(f'  {name:<16} RMSE {m["rmse"]:.4f}  {m["rmse_px"]:7.2f} px  '
+                  f'({m["count"]} points)')
+        return
+    print(f'accuracy {metrics["accuracy"]:.4f} ({metrics["count"]} images)')
+    names = list(metrics['per_class'])
+    width = max(len(n) for n in names)
+    print(f'  {"class":<{width}}  precision  recall     f1  support')
+    for name, m in metrics['per_class'].items():
+        print(f'  {name:<{width}}  {m["precision"]:9.3f}  {m["recall"]:6.3f}  {m["f1"]:5.3f}  '
+              f'{m["support"]:7d}')
+    print('confusion matrix (rows: true, columns: predicted):')
+    print('  ' + ' ' * width + ' ' + ' '.join(f'{n[:8]:>8}' for n in names))
+    for name, row in zip(names, metrics['confusion_matrix']):
+        print(f'  {name:<{width}} ' + ' '.join(f'{v:>8d}' for v in row))
+
+
+def _eval(args):
+    from nano_vision.ml.checkpoint import load_checkpoint
+    from nano_vision.ml.evaluate import evaluate
+    task = load_checkpoint(args.model)['task']
+    metrics = evaluate(args.model, args.data, device=args.device)
+    _print_metrics(task, metrics)
+    if args.json:
+        with open(args.json, 'w', encoding='utf-8') as stream:
+            json.dump(metrics, stream, indent=2)
+    return 0
+
+
+def _predict(args):
+    import cv2
+    from nano_vision.ml.predictor import load_predictor
+    predictor = load_predictor(args.model, device=args.device)
+    results, status = [], 0
+    for path in args.images:
+        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        if image is None:
+            print(f'{path}: cannot read this image', file=sys.stderr)
+            status = 1
+            continue
+        p = predictor.predict(image, 'bgr8', args.min_confidence)
+        height, width = image.shape[:2]
+        if p.task == 'xy':
+            points = {n: {'x': float(x), 'y': float(y), 'u': float((x + 1) * width / 2),
+                          'v': float((y + 1) * height / 2)}
+                      for n, (x, y) in zip(p.names, p.points)}
+            results.append({'file': path, 'points': points})
+            text = ', '.join(f'{n} ({v["x"]:+.3f}, {v["y"]:+.3f}) = ({v["u"]:.0f}, '
+                             f'{v["v"]:.0f}) px' for n, v in points.items())
+        else:
+            results.append({'file': path, 'label': p.label, 'confidence': p.confidence,
+                            'probabilities': dict(zip(p.names, map(float, p.probabilities)))})
+            text = f'{p.label} {p.confidence:.3f}'
+        if not args.json:
+            print(f'{path}: {text}')
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return status
+
+
+def _export(args):
+    from nano_vision.ml.export import export_onnx
+    if not args.onnx:
+        print('nothing to export: give --onnx [OUT]', file=sys.stderr)
+        return 2
+    out, difference = export_onnx(args.model, None if args.onnx is True else args.onnx,
+                                  opset=args.opset)
+    print(f'wrote {out}; max abs difference ONNX Runtime vs PyTorch: {difference:.3g}')
+    if difference > args.tolerance:
+        print(f'the difference is above the tolerance {args.tolerance:g}', file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser():
+    """Return the argument parser of ``nano-vision``."""
+    parser = argparse.ArgumentParser(
+        prog='nano-vision', description='Collect, train and run ResNet-18 image models.',
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('-v', '--verbose', action='store_true', help='log more')
+    commands = parser.add_subparsers(dest='command', required=True)
+
+    dataset = commands.add_parser('dataset', help='look at or make datasets')
+    dataset_commands = dataset.add_subparsers(dest='dataset_command', required=True)
+    stats = dataset_commands.add_parser('stats', help='counts per class, image sizes, balance')
+    stats.add_argument('data', help='dataset folder')
+    stats.add_argument('--task', default='auto', choices=['auto', 'classification', 'xy'])
+    stats.add_argument('--names', help='comma-separated categories, in model order')
+    stats.set_defaults(run=_dataset_stats)
+    synth = dataset_commands.add_parser('synth', help='render a synthetic dataset')
+    synth.add_argument('--scene', default='face', help='face or thumbs')
+    synth.add_argument('--count', type=int, default=300, help='number of images')
+    synth.add_argument('--size', type=int, default=224, help='image width and height')
+    synth.add_argument('--seed', type=int, default=0)
+    synth.add_argument('--out', required=True, help='folder to write (created)')
+    synth.set_defaults(run=_dataset_synth)
+
+    train = commands.add_parser('train', help='train a model on a dataset folder')
+    train.add_argument('data', help='dataset folder (<category>/<image>)')
+    train.add_argument('--out', help='model file to write (default: <dataset name>.pt)')
+    train.add_argument('--task', default='auto', choices=['auto', 'classification', 'xy'])
+    train.add_argument('--names', help='comma-separated categories, in model output order '
+                       '(default: the folders, sorted)')
+    train.add_argument('--arch', default='resnet18')
+    train.add_argument('--weights', default='none',
+                       help='none, imagenet (torchvision cache, never downloaded) or a file')
+    train.add_argument('--freeze-backbone', action='store_true',
+                       help='train the last layer only')
+    train.add_argument('--epochs', type=int, default=30)
+    train.add_argument('--batch-size', type=int, default=8)
+    train.add_argument('--lr', type=float, default=1e-3)
+    train.add_argument('--weight-decay', type=float, default=1e-4)
+    train.add_argument('--image-size', type=int, default=224)
+    train.add_argument('--val-fraction', type=float, default=0.2)
+    train.add_argument('--seed', type=int, default=0)
+    train.add_argument('--patience', type=int, default=8,
+                       help='stop after this many epochs without a better validation score')
+    train.add_argument('--hflip', default='auto', choices=['auto', 'on', 'off'],
+                       help='horizontal flips (auto: on unless a class name says left/right)')
+    train.add_argument('--jitter', type=float, default=0.3, help='colour jitter strength')
+    train.add_argument('--rotation', type=float, default=10.0, help='max rotation, degrees')
+    train.add_argument('--scale', type=float, default=0.1, help='max zoom in/out fraction')
+    train.add_argument('--shift', type=float, default=0.1, help='max shift fraction')
+    train.add_argument('--device', default='auto', help='auto, cpu or cuda')
+    train.add_argument('--workers', type=int, default=0, help='data loading processes')
+    train.add_argument('--resume', help='continue from a <model>.last.pt file')
+    train.add_argument('--no-plots', action='store_true', help='do not write PNG plots')
+    train.add_argument('--no-progress', action='store_true', help='no progress bar')
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser('eval', help='score a model on a dataset folder')
+    evaluate.add_argument('model')
+    evaluate.add_argument('data')
+    evaluate.add_argument('--device', default='auto')
+    evaluate.add_argument('--json', help='also write the metrics to this JSON file')
+    evaluate.set_defaults(run=_eval)
+
+    predict = commands.add_parser('predict', help='run a model on image files')
+    predict.add_argument('model', help='.pt checkpoint or .onnx export')
+    predict.add_argument('images', nargs='+')
+    predict.add_argument('--device', default='auto')
+    predict.add_argument('--min-confidence', type=float, default=0.0)
+    predict.add_argument('--json', action='store_true', help='print JSON')
+    predict.set_defaults(run=_predict)
+
+    export = commands.add_parser('export', help='export a model to ONNX')
+    export.add_argument('model')
+    export.add_argument('--onnx', nargs='?', const=True, metavar='OUT',
+                        help='write ONNX (default: the model path with .onnx)')
+    export.add_argument('--opset', type=int, default=17)
+    export.add_argument('--tolerance', type=float, default=1e-3,
+                        help='largest accepted difference between ONNX and PyTorch outputs')
+    export.set_defaults(run=_export)
+    return parser
+
+
+def main(argv=None):
+    """Run ``nano-vision``; return the exit status (errors print one clear line)."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format='%(levelname)s %(name)s: %(message)s')
+    from nano_vision.datasets import DatasetError
+    expected = (DatasetError, ValueError, OSError)
+    try:
+        from nano_vision.ml.model import WeightsError
+        expected += (WeightsError,)
+    except ImportError:  # torch missing: the dataset commands still work
+        pass
+    try:
+        return args.run(args)
+    except expected as exc:
+        print(f'nano-vision {args.command}: error: {exc}', file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print('interrupted', file=sys.stderr)
+        return 130
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Run a model file on frames: PyTorch checkpoints and ONNX exports behind one interface."""
+
+import json
+
+import numpy as np
+import torch
+
+from nano_vision.ml.checkpoint import (checkpoint_preprocessing, load_checkpoint,
+                                       model_from_checkpoint)
+from nano_vision.ml.model import select_device
+from nano_vision.predictions import decode
+from nano_vision.preprocess import Preprocessing
+
+
+class Predictor:
+    """Frames in, :class:`~nano_vision.predictions.Prediction` out.
+
+    ``task``, ``names`` and ``preprocessing`` come from the model file.
+    """
+
+    task = ''
+    names = ()
+    preprocessing = None
+    backend = ''
+
+    def run(self, batch):
+        """Return raw outputs (N, C) for a float32 (N, 3, S, S) batch."""
+        raise NotImplementedError
+
+    def predict_batch(self, images, encoding='rgb8', min_confidence=0.0):
+        """Return one prediction per image (arrays in ``encoding``, any size)."""
+        batch = np.stack([self.preprocessing(image, encoding) for image in images])
+        return decode(self.task, self.names, self.run(batch), min_confidence)
+
+    def predict(self, image, encoding='rgb8', min_confidence=0.0):
+        """Return the prediction for one image."""
+        return self.predict_batch([image], encoding, min_confidence)[0]
+
+
+class TorchPredictor(Predictor):
+    """A checkpoint run with PyTorch (CPU or CUDA)."""
+
+    backend = 'torch'
+
+    def __init__(self, checkpoint, device='auto'):
+        """Build the model of a loaded checkpoint on ``device``."""
+        self.device = select_device(device)
+        self.checkpoint = checkpoint
+        self.task = checkpoint['task']
+        self.names = tuple(checkpoint['names'])
+        self.preprocessing = checkpoint_preprocessing(checkpoint)
+        self.model = model_from_checkpoint(checkpoint, self.device)
+
+    @torch.inference_mode()
+    def run(self, batch):
+        """Return raw outputs for a preprocessed batch."""
+        return self.model(torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
+
+
+class OnnxPredictor(Predictor):
+    """An ONNX export run with ONNX Runtime; names and preprocessing from its metadata."""
+
+    backend = 'onnxruntime'
+
+    def __init__(self, path, device='auto'):
+        """Open ``path`` with ONNX Runtime (CUDA provider when asked and available)."""
+        import onnxruntime
+        providers = ['CPUExecutionProvider']
+        if device in ('auto', 'cuda') and \
+                'CUDAExecutionProvider' in onnxruntime.get_available_providers():
+            providers.insert(0, 'CUDAExecutionProvider')
+        try:
+            self.session = onnxruntime.InferenceSession(path, providers=providers)
+        except Exception as exc:  # noqa: B902 - ORT raises its own exception types
+            raise ValueError(f'{path} is not an ONNX model ONNX Runtime can run: {exc}') \
+                from None
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if 'nano_vision' not in meta:
+            raise ValueError(f'{path} was not exported by nano-vision export: it has no '
+                             'names or preprocessing in its metadata')
+        info = json.loads(meta['nano_vision'])
+        self.metadata = info
+        self.task = info['task']
+        self.names = tuple(info['names'])
+        self.preprocessing = Preprocessing.from_dict(info['preprocessing'])
+        self._input = self.session.get_inputs()[0].name
+
+    def run(self, batch):
+        """Return raw outputs for a preprocessed batch."""
+        return self.session.run(None, {self._input: batch.astype(np.float32)})[0]
+
+
+def load_predictor(path, device='auto'):
+    """Return the predictor of a model file: ``.onnx`` -> ONNX Runtime, else PyTorch."""
+    if str(path).endswith('.onnx'):
+        return OnnxPredictor(path, device)
+    return TorchPredictor(load_checkpoint(path), device)

@@ -1,0 +1,60 @@
+"""Model outputs turned into results: class probabilities or named points (no torch)."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Label reported when the best class is below the minimum confidence.
+UNKNOWN = 'unknown'
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The result for one image.
+
+    Classification: ``probabilities`` (softmax, in ``names`` order), ``class_id``,
+    ``label``, ``confidence``. XY: ``points``, a (K, 2) array of normalised
+    ``(x, y)``, one row per name.
+    """
+
+    task: str
+    names: tuple
+    probabilities: np.ndarray = None
+    class_id: int = -1
+    label: str = ''
+    confidence: float = 0.0
+    points: np.ndarray = None
+
+    def point(self, name):
+        """Return the normalised ``(x, y)`` of keypoint ``name``."""
+        return tuple(float(v) for v in self.points[self.names.index(name)])
+
+
+def softmax(logits):
+    """Return the softmax of each row of ``logits``."""
+    logits = np.asarray(logits, dtype=np.float64)
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def decode(task, names, outputs, min_confidence=0.0):
+    """Return one :class:`Prediction` per row of raw model ``outputs``.
+
+    :param outputs: (N, C) logits for classification, (N, 2K) points for XY
+    :param min_confidence: below it a classification's label is ``unknown``
+        (class_id -1); its probabilities are still reported
+    """
+    names = tuple(names)
+    outputs = np.asarray(outputs)
+    if task == 'xy':
+        points = outputs.reshape(len(outputs), len(names), 2).astype(np.float32)
+        return [Prediction(task, names, points=p) for p in points]
+    results = []
+    for p in softmax(outputs).astype(np.float32):
+        best = int(p.argmax())
+        confident = p[best] >= min_confidence
+        results.append(Prediction(task, names, probabilities=p,
+                                  class_id=best if confident else -1,
+                                  label=names[best] if confident else UNKNOWN,
+                                  confidence=float(p[best])))
+    return results

@@ -1,0 +1,274 @@
+"""Models, training, checkpoints, prediction and ONNX export on small synthetic data."""
+
+import os
+import pathlib
+import pickle
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+torch = pytest.importorskip('torch')
+
+from nano_vision.cli import main as cli  # noqa: E402
+from nano_vision.datasets import load_dataset, XY  # noqa: E402
+from nano_vision.ml.checkpoint import (CheckpointError, load_checkpoint,  # noqa: E402
+                                       make_checkpoint, model_from_checkpoint,
+                                       save_checkpoint)
+from nano_vision.ml.data import (Augmentation, flip_changes_meaning,  # noqa: E402
+                                 flip_permutation, mirrored_name, SampleDataset)
+from nano_vision.ml.model import (build_model, head_parameters, imagenet_weights_path,  # noqa
+                                  WeightsError)
+from nano_vision.ml.predictor import load_predictor  # noqa: E402
+from nano_vision.ml.train import train, TrainOptions  # noqa: E402
+from nano_vision.preprocess import Preprocessing  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def make_squares(root, per_class=50, size=64, seed=0):
+    """Write a separable two-class set: a red or a blue square somewhere on noise."""
+    rng = np.random.default_rng(seed)
+    for label, colour in (('blue', (220, 30, 30)), ('red', (30, 30, 220))):
+        os.makedirs(root / label, exist_ok=True)
+        for i in range(per_class):
+            image = rng.integers(0, 90, (size, size, 3)).astype(np.uint8)
+            x, y = (int(v) for v in rng.integers(0, size - 20, 2))
+            cv2.rectangle(image, (x, y), (x + 20, y + 20), colour, -1)
+            cv2.imwrite(str(root / label / f'{i:03d}.png'), image)
+    return root
+
+
+def make_dots(root, count=160, size=64, seed=0):
+    """Write an XY set: the point is where a bright disc sits (course file names)."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(root / 'dot', exist_ok=True)
+    for i in range(count):
+        image = rng.integers(0, 60, (size, size, 3)).astype(np.uint8)
+        u, v = (int(c) for c in rng.integers(8, size - 8, 2))
+        cv2.circle(image, (u, v), 6, (255, 255, 255), -1)
+        cv2.imwrite(str(root / 'dot' / f'{u}_{v}_{i:04d}.png'), image)
+    return root
+
+
+@pytest.fixture(scope='module')
+def squares(tmp_path_factory):
+    return make_squares(tmp_path_factory.mktemp('squares'))
+
+
+@pytest.fixture(scope='module')
+def trained(squares, tmp_path_factory):
+    """Train a classifier briefly on the squares (shared by several tests)."""
+    out = tmp_path_factory.mktemp('model') / 'squares.pt'
+    torch.set_num_threads(2)
+    result = train(TrainOptions(data=str(squares), out=str(out), epochs=3, image_size=32,
+                                batch_size=8, progress=False, plots=True), echo=lambda _: None)
+    return result
+
+
+def test_learning_happens_on_a_separable_set(trained):
+    assert trained.metrics['accuracy'] >= 0.9
+    assert trained.metrics['split'] == 'validation'
+    assert os.path.exists(trained.last_path)
+    assert all(os.path.getsize(p) > 1000 for p in trained.plots)
+
+
+def test_xy_learning_happens(tmp_path):
+    data = make_dots(tmp_path / 'dots')
+    result = train(TrainOptions(data=str(data), out=str(tmp_path / 'dots.pt'), epochs=8,
+                                image_size=32, batch_size=16, lr=2e-3, rotation_deg=0,
+                                jitter=0.1, progress=False, plots=False),
+                   echo=lambda _: None)
+    # predicting the centre every time scores about 0.6 on these points
+    assert result.metrics['rmse'] < 0.3
+    assert result.metrics['per_keypoint']['dot']['rmse_px'] == pytest.approx(
+        result.metrics['rmse'] * 32, rel=0.01)
+
+
+def test_checkpoint_describes_itself_and_round_trips(trained, squares):
+    checkpoint = load_checkpoint(trained.model_path)
+    assert checkpoint['task'] == 'classification' and checkpoint['arch'] == 'resnet18'
+    assert checkpoint['names'] == ['blue', 'red']
+    assert checkpoint['preprocessing'] == {'input_size': 32, 'mean': [0.485, 0.456, 0.406],
+                                           'std': [0.229, 0.224, 0.225], 'color_order': 'rgb'}
+    assert checkpoint['train_options']['val_samples'] > 0
+    assert checkpoint['metrics']['accuracy'] == trained.metrics['accuracy']
+    model = model_from_checkpoint(checkpoint)
+    x = torch.randn(2, 3, 32, 32)
+    path = pathlib.Path(trained.model_path).with_name('copy.pt')
+    save_checkpoint(make_checkpoint(model, task='classification', arch='resnet18',
+                                    names=['blue', 'red'],
+                                    preprocessing=Preprocessing(input_size=32)), path)
+    again = model_from_checkpoint(load_checkpoint(path))
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), again(x))
+
+
+class RunsCode:
+    """An object whose unpickling runs a command (what a hostile model file does)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f'touch {self.marker}',))
+
+
+def test_a_pickle_that_would_run_code_is_refused(tmp_path):
+    marker = tmp_path / 'pwned'
+    path = tmp_path / 'evil.pt'
+    torch.save({'format': 'nano_vision.checkpoint', 'payload': RunsCode(marker)}, path)
+    with pytest.raises(CheckpointError, match='refused to load .*could run code'):
+        load_checkpoint(path)
+    assert not marker.exists()
+    plain = tmp_path / 'evil.pkl'
+    plain.write_bytes(pickle.dumps(RunsCode(marker), protocol=2))
+    with pytest.raises(CheckpointError, match='could run code'):
+        load_checkpoint(plain)
+    assert not marker.exists()
+
+
+def test_files_that_are_not_checkpoints_are_refused(tmp_path):
+    (tmp_path / 'noise.pt').write_bytes(os.urandom(1000))
+    torch.save(build_model('resnet18', 2).state_dict(), tmp_path / 'bare.pt')
+    torch.save({'format': 'nano_vision.checkpoint', 'format_version': 99}, tmp_path / 'new.pt')
+    cases = [('noise.pt', 'not a model file'), ('bare.pt', 'bare state_dict'),
+             ('new.pt', 'format 99'), ('missing.pt', 'does not exist'), ('.', 'is a folder')]
+    for name, message in cases:
+        with pytest.raises(CheckpointError, match=message):
+            load_checkpoint(tmp_path / name)
+
+
+def test_flip_swaps_left_and_right_and_negates_x(tmp_path):
+    assert mirrored_name('left_eye') == 'right_eye' and mirrored_name('Right') == 'Left'
+    assert flip_permutation(['nose', 'left_eye', 'right_eye']) == [0, 2, 1]
+    assert flip_changes_meaning('classification', ['left', 'right', 'forward'])
+    assert not flip_changes_meaning('classification', ['thumbs_up', 'thumbs_down'])
+    assert not flip_changes_meaning(XY, ['left_eye', 'right_eye'])
+    image = np.zeros((32, 32, 3), np.uint8)
+    image[4:8, 24:28] = 255  # a white patch at u = 26, v = 6: the subject's left eye
+    os.makedirs(tmp_path / 'left_eye')
+    os.makedirs(tmp_path / 'right_eye')
+    os.makedirs(tmp_path / 'nose')
+    cv2.imwrite(str(tmp_path / 'left_eye' / '26_6_a.png'), image)
+    cv2.imwrite(str(tmp_path / 'right_eye' / '6_6_b.png'), image[:, ::-1])
+    cv2.imwrite(str(tmp_path / 'nose' / '16_16_c.png'), image)
+    dataset = load_dataset(tmp_path, names=['nose', 'left_eye', 'right_eye'])
+    sample = next(s for s in dataset.samples if s.label == 'left_eye')
+    flip_only = Augmentation(jitter=0, rotation_deg=0, scale=0, shift=0, hflip=True)
+    data = SampleDataset([sample], dataset.names, XY, Preprocessing(input_size=32), flip_only)
+    outcomes = set()
+    torch.manual_seed(0)
+    for _ in range(20):
+        tensor, (points, mask, _) = data[0]
+        bright = tensor[0].numpy() > 1.0
+        u = np.nonzero(bright.any(axis=0))[0].mean() + 0.5
+        labelled = int(mask.argmax())
+        x = float(points[labelled, 0])
+        assert (x + 1) * 16 == pytest.approx(u, abs=1.0)  # the point follows the pixels
+        outcomes.add(dataset.names[labelled])
+    assert outcomes == {'left_eye', 'right_eye'}  # flipped half the time, name swapped
+
+
+def test_model_heads_and_freezing():
+    model = build_model('resnet18', 6, freeze_backbone=True)
+    assert model.fc.out_features == 6
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    assert len(trainable) == 2 and all(any(p is h for h in head_parameters(model))
+                                       for p in trainable)
+    small = build_model('mobilenet_v3_small', 3)
+    assert small(torch.zeros(1, 3, 64, 64)).shape == (1, 3)
+    with pytest.raises(ValueError, match='unknown architecture'):
+        build_model('vgg_giant', 2)
+
+
+def test_imagenet_weights_come_from_the_cache_or_a_clear_message(tmp_path, monkeypatch):
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    path, url = imagenet_weights_path('resnet18')
+    assert path.startswith(str(tmp_path))
+    with pytest.raises(WeightsError, match=r'not in torchvision.s cache .*--weights none'):
+        build_model('resnet18', 2, weights='imagenet')
+    reference = build_model('resnet18', 1000)
+    os.makedirs(os.path.dirname(path))
+    torch.save(reference.state_dict(), path)  # as torchvision's download would leave it
+    model = build_model('resnet18', 2, weights='imagenet')
+    torch.testing.assert_close(model.conv1.weight, reference.conv1.weight)
+    assert model.fc.out_features == 2
+    from_file = build_model('resnet18', 2, weights=path)
+    torch.testing.assert_close(from_file.layer1[0].conv1.weight, reference.layer1[0].conv1.weight)
+    torch.save({'conv1.weight': torch.zeros(1)}, tmp_path / 'wrong.pth')
+    with pytest.raises(WeightsError, match='does not match resnet18'):
+        build_model('resnet18', 2, weights=str(tmp_path / 'wrong.pth'))
+
+
+def test_onnx_export_matches_pytorch_and_carries_the_names(trained, squares, tmp_path):
+    pytest.importorskip('onnxruntime')
+    out = tmp_path / 'squares.onnx'
+    assert cli(['export', trained.model_path, '--onnx', str(out)]) == 0
+    torch_predictor = load_predictor(trained.model_path, device='cpu')
+    onnx_predictor = load_predictor(str(out))
+    assert onnx_predictor.names == ('blue', 'red') and onnx_predictor.task == 'classification'
+    assert onnx_predictor.preprocessing == torch_predictor.preprocessing
+    images = [cv2.imread(str(p)) for p in sorted((squares / 'red').glob('*.png'))[:4]]
+    for a, b in zip(torch_predictor.predict_batch(images, 'bgr8'),
+                    onnx_predictor.predict_batch(images, 'bgr8')):
+        np.testing.assert_allclose(a.probabilities, b.probabilities, atol=1e-4)
+        assert a.label == b.label
+
+
+def test_commands_end_to_end(trained, squares, tmp_path, capsys):
+    assert cli(['dataset', 'stats', str(squares)]) == 0
+    assert 'blue' in capsys.readouterr().out
+    assert cli(['eval', trained.model_path, str(squares), '--json',
+                str(tmp_path / 'm.json')]) == 0
+    out = capsys.readouterr().out
+    assert 'accuracy' in out and 'confusion matrix' in out
+    red = sorted(str(p) for p in (squares / 'red').glob('*.png'))[:3]
+    assert cli(['predict', trained.model_path, *red]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and sum(line.split(': ')[1].startswith('red') for line in lines) >= 2
+    assert cli(['predict', trained.model_path, str(tmp_path / 'missing.jpg')]) == 1
+    assert cli(['eval', str(tmp_path / 'missing.pt'), str(squares)]) == 1
+    assert 'does not exist' in capsys.readouterr().err
+
+
+def test_resume_continues_where_training_stopped(squares, tmp_path):
+    out = str(tmp_path / 'r.pt')
+    quiet = {'progress': False, 'plots': False, 'image_size': 32}
+    first = train(TrainOptions(data=str(squares), out=out, epochs=1, **quiet),
+                  echo=lambda _: None)
+    second = train(TrainOptions(data=str(squares), out=out, epochs=2, resume=first.last_path,
+                                **quiet), echo=lambda _: None)
+    assert [row['epoch'] for row in second.history] == [1, 2]
+    assert load_checkpoint(second.last_path)['epoch'] == 1
+
+
+def test_the_installed_command_trains_and_predicts(tmp_path):
+    command = ROOT / 'install' / 'nano_vision' / 'lib' / 'nano_vision' / 'nano-vision'
+    if not command.exists():
+        pytest.skip('workspace not built')
+    data = tmp_path / 'faces'
+    run = [str(command), 'dataset', 'synth', '--scene', 'face', '--count', '24', '--size', '48',
+           '--out', str(data)]
+    subprocess.run(run, check=True)
+    result = subprocess.run(
+        [str(command), 'train', str(data), '--out', str(tmp_path / 'f.pt'), '--epochs', '1',
+         '--image-size', '32', '--no-progress'], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert 'val_rmse' in result.stdout and 'best epoch 1' in result.stdout
+    assert (tmp_path / 'f.curves.png').exists()
+    image = next(data.glob('nose/*.jpg'))
+    result = subprocess.run([str(command), 'predict', str(tmp_path / 'f.pt'), str(image),
+                             '--json'], capture_output=True, text=True, check=True)
+    assert '"left_eye"' in result.stdout
+    bad = subprocess.run([str(command), 'train', str(tmp_path / 'nothing')],
+                         capture_output=True, text=True)
+    assert bad.returncode == 1 and 'does not exist' in bad.stderr
+
+
+def test_cli_is_importable_without_torch_for_dataset_commands():
+    code = ('import sys; sys.modules["torch"] = None; from nano_vision.cli import main; '
+            'import nano_vision.datasets')
+    subprocess.run([sys.executable, '-c', code], check=True)
