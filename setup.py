@@ -24,6 +24,9 @@ setup(
     entry_points={
         'console_scripts': [
             'camera = nano_vision.nodes.camera:main',
+            'classifier = nano_vision.nodes.classifier:main',
+            'regressor = nano_vision.nodes.regressor:main',
+            'overlay = nano_vision.nodes.overlay:main',
             'nano-vision = nano_vision.cli:main',
         ],
     },

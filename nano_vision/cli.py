@@ -30,6 +30,14 @@ def _dataset_synth(args):
     return 0
 
 
+def _size(text):
+    width, _, height = text.partition('x')
+    try:
+        return int(width) if not height else (int(width), int(height))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'size must be N or WxH, got {text!r}') from None
+
+
 def _names(text):
     return tuple(n.strip() for n in text.split(',') if n.strip()) if text else ()
 
@@ -145,7 +153,8 @@ def build_parser():
     synth = dataset_commands.add_parser('synth', help='render a synthetic dataset')
     synth.add_argument('--scene', default='face', help='face or thumbs')
     synth.add_argument('--count', type=int, default=300, help='number of images')
-    synth.add_argument('--size', type=int, default=224, help='image width and height')
+    synth.add_argument('--size', type=_size, default=224,
+                       help='image side, or WIDTHxHEIGHT to match a camera (e.g. 640x480)')
     synth.add_argument('--seed', type=int, default=0)
     synth.add_argument('--out', required=True, help='folder to write (created)')
     synth.set_defaults(run=_dataset_synth)

@@ -49,12 +49,15 @@ def decode(task, names, outputs, min_confidence=0.0):
     if task == 'xy':
         points = outputs.reshape(len(outputs), len(names), 2).astype(np.float32)
         return [Prediction(task, names, points=p) for p in points]
-    results = []
-    for p in softmax(outputs).astype(np.float32):
-        best = int(p.argmax())
-        confident = p[best] >= min_confidence
-        results.append(Prediction(task, names, probabilities=p,
-                                  class_id=best if confident else -1,
-                                  label=names[best] if confident else UNKNOWN,
-                                  confidence=float(p[best])))
-    return results
+    return [classify(names, p, min_confidence) for p in softmax(outputs).astype(np.float32)]
+
+
+def classify(names, probabilities, min_confidence=0.0):
+    """Return the classification :class:`Prediction` of one row of probabilities."""
+    probabilities = np.asarray(probabilities, dtype=np.float32)
+    best = int(probabilities.argmax())
+    confident = probabilities[best] >= min_confidence
+    return Prediction('classification', tuple(names), probabilities=probabilities,
+                      class_id=best if confident else -1,
+                      label=names[best] if confident else UNKNOWN,
+                      confidence=float(probabilities[best]))

@@ -133,13 +133,14 @@ def test_a_broken_manifest_line_in_the_middle_is_reported(tmp_path):
 
 def test_split_is_seeded_stratified_and_keeps_groups_together(tmp_path):
     samples = write_synthetic_dataset('face', str(tmp_path), 90, size=32, seed=0)
+    assert len(samples) == 270  # three points of each frame, one file each
     train, val = split_samples(samples, 0.2, seed=3)
-    assert len(train) + len(val) == 90
+    assert len(train) + len(val) == 270
     assert {s.group for s in train}.isdisjoint({s.group for s in val})
     assert {s.label for s in val} == {'nose', 'left_eye', 'right_eye'}
     assert split_samples(samples, 0.2, seed=3) == (train, val)
     assert split_samples(samples, 0.2, seed=4) != (train, val)
-    assert 0.15 < len(val) / 90 < 0.3
+    assert 0.15 < len(val) / 270 < 0.3
 
 
 def test_stats_report_counts_sizes_and_imbalance(tmp_path):
@@ -155,7 +156,7 @@ def test_stats_report_counts_sizes_and_imbalance(tmp_path):
 def test_synthetic_face_dataset_files_point_at_the_truth(tmp_path):
     samples = write_synthetic_dataset('face', str(tmp_path), 12, size=64, seed=2)
     dataset = load_dataset(tmp_path)
-    assert dataset.task == XY and len(dataset.samples) == 12
+    assert dataset.task == XY and len(dataset.samples) == 36
     by_path = {s.path: s for s in samples}
     for sample in dataset.samples:
         assert sample.x == pytest.approx(by_path[sample.path].x)

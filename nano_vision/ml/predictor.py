@@ -1,6 +1,7 @@
 """Run a model file on frames: PyTorch checkpoints and ONNX exports behind one interface."""
 
 import json
+import os
 
 import numpy as np
 import torch
@@ -42,8 +43,10 @@ class TorchPredictor(Predictor):
 
     backend = 'torch'
 
-    def __init__(self, checkpoint, device='auto'):
-        """Build the model of a loaded checkpoint on ``device``."""
+    def __init__(self, checkpoint, device='auto', threads=0):
+        """Build the model of a loaded checkpoint on ``device`` (``threads`` > 0: CPU threads)."""
+        if threads > 0:
+            torch.set_num_threads(threads)
         self.device = select_device(device)
         self.checkpoint = checkpoint
         self.task = checkpoint['task']
@@ -62,15 +65,18 @@ class OnnxPredictor(Predictor):
 
     backend = 'onnxruntime'
 
-    def __init__(self, path, device='auto'):
+    def __init__(self, path, device='auto', threads=0):
         """Open ``path`` with ONNX Runtime (CUDA provider when asked and available)."""
         import onnxruntime
+        options = onnxruntime.SessionOptions()
+        if threads > 0:
+            options.intra_op_num_threads = threads
         providers = ['CPUExecutionProvider']
         if device in ('auto', 'cuda') and \
                 'CUDAExecutionProvider' in onnxruntime.get_available_providers():
             providers.insert(0, 'CUDAExecutionProvider')
         try:
-            self.session = onnxruntime.InferenceSession(path, providers=providers)
+            self.session = onnxruntime.InferenceSession(path, options, providers=providers)
         except Exception as exc:  # noqa: B902 - ORT raises its own exception types
             raise ValueError(f'{path} is not an ONNX model ONNX Runtime can run: {exc}') \
                 from None
@@ -84,14 +90,17 @@ class OnnxPredictor(Predictor):
         self.names = tuple(info['names'])
         self.preprocessing = Preprocessing.from_dict(info['preprocessing'])
         self._input = self.session.get_inputs()[0].name
+        self.device = 'cuda' if self.session.get_providers()[0].startswith('CUDA') else 'cpu'
 
     def run(self, batch):
         """Return raw outputs for a preprocessed batch."""
         return self.session.run(None, {self._input: batch.astype(np.float32)})[0]
 
 
-def load_predictor(path, device='auto'):
+def load_predictor(path, device='auto', threads=0):
     """Return the predictor of a model file: ``.onnx`` -> ONNX Runtime, else PyTorch."""
     if str(path).endswith('.onnx'):
-        return OnnxPredictor(path, device)
-    return TorchPredictor(load_checkpoint(path), device)
+        if not os.path.isfile(path):
+            raise ValueError(f'model file {path} does not exist')
+        return OnnxPredictor(path, device, threads)
+    return TorchPredictor(load_checkpoint(path), device, threads)

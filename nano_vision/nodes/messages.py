@@ -1,10 +1,11 @@
 """Build ROS messages from the pure types; every header comes from the source frame."""
 
-from nano_vision_msgs.msg import GroundTruth, Keypoint
+from geometry_msgs.msg import PointStamped
+from nano_vision_msgs.msg import Classification, GroundTruth, Keypoint, Keypoints
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from nano_vision.coords import to_normalised
+from nano_vision.coords import to_normalised, to_pixels
 from nano_vision.image_conversion import numpy_to_compressed_msg, numpy_to_image_msg
 
 
@@ -38,3 +39,27 @@ def ground_truth_msg(truth, header):
         width=truth.width, height=truth.height,
         keypoints=[keypoint_msg(p.name, p.u, p.v, truth.width, truth.height)
                    for p in truth.points])
+
+
+def classification_msg(prediction, header):
+    """Return the Classification message of a classification prediction."""
+    return Classification(
+        header=header, label=prediction.label, class_id=prediction.class_id,
+        confidence=float(prediction.confidence), class_names=list(prediction.names),
+        probabilities=[float(p) for p in prediction.probabilities])
+
+
+def keypoints_msg(prediction, header, width, height):
+    """Return the Keypoints message of an XY prediction on a ``width`` x ``height`` frame."""
+    keypoints = []
+    for name, (x, y) in zip(prediction.names, prediction.points):
+        u, v = to_pixels(float(x), float(y), width, height)
+        keypoints.append(Keypoint(name=name, x=float(x), y=float(y), u=float(u), v=float(v)))
+    return Keypoints(header=header, width=width, height=height, keypoints=keypoints)
+
+
+def point_msg(prediction, name, header):
+    """Return keypoint ``name`` as a PointStamped (x, y normalised, z = 0)."""
+    msg = PointStamped(header=header)
+    msg.point.x, msg.point.y = prediction.point(name)
+    return msg

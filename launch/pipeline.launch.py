@@ -1,0 +1,61 @@
+"""Camera -> model node -> overlay, for one project's configuration.
+
+The project launch files (thumbs, emotions, face_xy) include this one; it can
+also run alone:
+ros2 launch nano_vision pipeline.launch.py project:=thumbs task:=classification model:=m.pt
+"""
+
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, GroupAction, SetEnvironmentVariable
+from launch.conditions import IfCondition
+from launch.substitutions import (EnvironmentVariable, LaunchConfiguration,
+                                  PathJoinSubstitution, PythonExpression)
+from launch_ros.actions import Node, PushRosNamespace
+from launch_ros.parameter_descriptions import ParameterValue
+
+
+def generate_launch_description():
+    """Return the camera, the classifier or regressor, and the overlay."""
+    share = get_package_share_directory('nano_vision')
+    project = LaunchConfiguration('project')
+    task = LaunchConfiguration('task')
+    config = PathJoinSubstitution([share, 'config', [project, '.yaml']])
+    # value_type=str: a device index such as 0 or a model called 1 stays a string
+    source = ParameterValue(LaunchConfiguration('source'), value_type=str)
+    model = ParameterValue(LaunchConfiguration('model'), value_type=str)
+    is_task = {name: IfCondition(PythonExpression(["'", task, "' == '", name, "'"]))
+               for name in ('classification', 'xy')}
+    # the model nodes read the camera's image_raw
+    to_camera = [('image', 'image_raw'), ('image/compressed', 'image_raw/compressed')]
+    return LaunchDescription([
+        DeclareLaunchArgument('project', description='thumbs, emotions or face_xy: the '
+                              'config/<project>.yaml to use'),
+        DeclareLaunchArgument('task', description='classification or xy'),
+        DeclareLaunchArgument('model', description='Model file (.pt or .onnx)'),
+        DeclareLaunchArgument('source', default_value='/dev/video0',
+                              description='/dev/videoN, csi, gst:<pipeline>, a video file, '
+                                          'an image folder or synthetic:<scene>'),
+        DeclareLaunchArgument('namespace', default_value='',
+                              description='Namespace of the nodes and their topics'),
+        # Frames larger than Fast DDS's default shared-memory segment need this
+        # profile (config/fastdds.xml); a profile already chosen is kept.
+        SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE', EnvironmentVariable(
+            'FASTDDS_DEFAULT_PROFILES_FILE',
+            default_value=os.path.join(share, 'config', 'fastdds.xml'))),
+        GroupAction([
+            PushRosNamespace(LaunchConfiguration('namespace')),
+            Node(package='nano_vision', executable='camera', name='camera',
+                 parameters=[config, {'source': source}], output='screen'),
+            Node(package='nano_vision', executable='classifier', name='classifier',
+                 parameters=[config, {'model': model}], remappings=to_camera,
+                 condition=is_task['classification'], output='screen'),
+            Node(package='nano_vision', executable='regressor', name='regressor',
+                 parameters=[config, {'model': model}], remappings=to_camera,
+                 condition=is_task['xy'], output='screen'),
+            Node(package='nano_vision', executable='overlay', name='overlay',
+                 parameters=[config], remappings=[('image', 'image_raw')], output='screen'),
+        ]),
+    ])

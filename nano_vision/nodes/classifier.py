@@ -1,0 +1,59 @@
+"""classifier: label every frame with a classification model.
+
+Subscribes to ``image`` (or ``image/compressed``), publishes
+``classification`` (nano_vision_msgs/Classification) with the frame's header,
+and ``~/stats``. Class names and preprocessing come from the model file.
+"""
+
+from nano_vision_msgs.msg import Classification
+
+from nano_vision.inference_config import CLASSIFIER_PARAMETERS, ClassifierConfig
+from nano_vision.live import ProbabilitySmoother
+from nano_vision.nodes.inference import InferenceNode
+from nano_vision.nodes.messages import classification_msg
+from nano_vision.nodes.runner import run_node
+from nano_vision.predictions import classify
+
+
+class ClassifierNode(InferenceNode):
+    """Publish the class of each frame (newest frame only)."""
+
+    task = 'classification'
+
+    def __init__(self, **kwargs):
+        """Load the model named by the ``model`` parameter and start."""
+        self._smoother = None
+        self._min_confidence = 0.0
+        super().__init__('classifier', CLASSIFIER_PARAMETERS, ClassifierConfig, **kwargs)
+
+    def setup_outputs(self):
+        """Create the classification publisher."""
+        self._smoother = ProbabilitySmoother(self.config.smoothing_frames)
+        self._min_confidence = self.config.min_confidence
+        self.publisher = self.create_publisher(Classification, 'classification', 10)
+
+    def _on_set_parameters(self, parameters):
+        result = super()._on_set_parameters(parameters)
+        if result.successful:
+            for parameter in parameters:
+                if parameter.name == 'min_confidence':
+                    self._min_confidence = parameter.value
+        return result
+
+    def predict(self, image, encoding):
+        """Return the (smoothed, thresholded) classification of a frame."""
+        raw = self.predictor.predict(image, encoding)
+        return classify(raw.names, self._smoother(raw.probabilities), self._min_confidence)
+
+    def publish_result(self, header, prediction, width, height):
+        """Publish the Classification message."""
+        self.publisher.publish(classification_msg(prediction, header))
+
+
+def main(args=None):
+    """Run the classifier node."""
+    return run_node(ClassifierNode, 'classifier', args)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""overlay: draw predictions on the frames they were computed from.
+
+Subscribes to ``image`` and to ``classification`` and/or ``keypoints``, pairs
+each prediction with the frame of the same stamp, and publishes
+``image_annotated`` (rgb8, the frame's header) for rqt_image_view or Foxglove.
+"""
+
+from nano_vision_msgs.msg import Classification, Keypoints
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+
+from nano_vision.drawing import draw_classification, draw_keypoints
+from nano_vision.image_conversion import convert_encoding, ImageConversionError
+from nano_vision.inference_config import OVERLAY_PARAMETERS, OverlayConfig
+from nano_vision.nodes.inference import decode_frame, stamp_ns
+from nano_vision.nodes.messages import image_msg
+from nano_vision.nodes.parameters import declare_parameters
+from nano_vision.nodes.runner import run_node
+from nano_vision.stamp_match import StampMatcher
+
+
+class OverlayNode(Node):
+    """Publish each frame that has a prediction, with the prediction drawn on it."""
+
+    def __init__(self, **kwargs):
+        """Declare parameters and subscribe."""
+        super().__init__('overlay', **kwargs)
+        self.config = OverlayConfig.from_values(declare_parameters(self, OVERLAY_PARAMETERS))
+        self.matcher = StampMatcher(self.config.buffer_frames)
+        self.published = 0
+        self.publisher = self.create_publisher(Image, 'image_annotated', 10)
+        self.create_subscription(Image, 'image', self._on_image, 10)
+        if self.config.mode in ('auto', 'classification'):
+            self.create_subscription(Classification, 'classification', self._on_prediction, 10)
+        if self.config.mode in ('auto', 'keypoints'):
+            self.create_subscription(Keypoints, 'keypoints', self._on_prediction, 10)
+
+    def _on_image(self, msg):
+        self._draw(self.matcher.add_frame(stamp_ns(msg.header), msg))
+
+    def _on_prediction(self, msg):
+        self._draw(self.matcher.add_prediction(stamp_ns(msg.header), msg))
+
+    def _draw(self, pair):
+        if pair is None:
+            return
+        frame, prediction = pair
+        try:
+            pixels, encoding = decode_frame(frame)
+            image = convert_encoding(pixels, encoding, 'rgb8').copy()
+        except ImageConversionError as exc:
+            self.get_logger().warning(f'frame not drawn: {exc}', throttle_duration_sec=5.0)
+            return
+        if isinstance(prediction, Classification):
+            draw_classification(image, prediction.class_names, prediction.probabilities,
+                                prediction.label, prediction.confidence)
+        else:
+            draw_keypoints(image, [(k.name, k.x, k.y) for k in prediction.keypoints])
+        self.publisher.publish(image_msg(image, 'rgb8', frame.header))
+        self.published += 1
+
+
+def main(args=None):
+    """Run the overlay node."""
+    return run_node(OverlayNode, 'overlay', args)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

@@ -1,0 +1,320 @@
+"""Classifier, regressor and overlay nodes with real rclpy in this process."""
+
+import array
+import os
+import time
+
+import cv2
+from hypothesis import given, HealthCheck, settings, strategies as st
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip('rclpy')
+torch = pytest.importorskip('torch')
+nano_vision_msgs = pytest.importorskip('nano_vision_msgs.msg')
+if not hasattr(nano_vision_msgs, 'Classification'):
+    pytest.skip('nano_vision_msgs is not built', allow_module_level=True)
+
+from geometry_msgs.msg import PointStamped  # noqa: E402, I100
+from nano_vision_msgs.msg import (Classification, GroundTruth, InferenceStats,  # noqa: E402
+                                  Keypoints)
+from rclpy.qos import qos_profile_sensor_data  # noqa: E402
+from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
+
+from nano_vision.image_conversion import image_msg_to_numpy  # noqa: E402
+from nano_vision.ml.train import train, TrainOptions  # noqa: E402
+from nano_vision.nodes import classifier as classifier_module  # noqa: E402
+from nano_vision.nodes.camera import CameraNode  # noqa: E402
+from nano_vision.nodes.classifier import ClassifierNode  # noqa: E402
+from nano_vision.nodes.messages import (compressed_image_msg, image_msg,  # noqa: E402
+                                        make_header)
+from nano_vision.nodes.overlay import OverlayNode  # noqa: E402
+from nano_vision.nodes.regressor import RegressorNode  # noqa: E402
+from nano_vision.synthetic_dataset import write_synthetic_dataset  # noqa: E402
+from test_training import make_squares  # noqa: E402, I100, I201
+
+
+def quiet(**kwargs):
+    return TrainOptions(progress=False, plots=False, **kwargs)
+
+
+@pytest.fixture(scope='module')
+def squares_model(tmp_path_factory):
+    data = make_squares(tmp_path_factory.mktemp('squares'))
+    out = tmp_path_factory.mktemp('model') / 'squares.pt'
+    train(quiet(data=str(data), out=str(out), epochs=3, image_size=32), echo=lambda _: None)
+    return str(out)
+
+
+@pytest.fixture(scope='module')
+def face_model(tmp_path_factory):
+    """Train a face keypoint model on synthetic frames of the camera's aspect (4:3)."""
+    data = tmp_path_factory.mktemp('faces')
+    write_synthetic_dataset('face', str(data), 300, size=(128, 96), seed=11)
+    out = tmp_path_factory.mktemp('model') / 'face.pt'
+    result = train(quiet(data=str(data), out=str(out), epochs=20, image_size=64,
+                         patience=20), echo=lambda _: None)
+    assert result.metrics['rmse'] < 0.13, result.metrics
+    return str(out)
+
+
+def square_frame(colour_bgr, width=96, height=72, seed=0):
+    """Return an RGB frame with one coloured square, like the training set."""
+    rng = np.random.default_rng(seed)
+    bgr = rng.integers(0, 90, (height, width, 3)).astype(np.uint8)
+    cv2.rectangle(bgr, (20, 15), (50, 45), colour_bgr, -1)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def publish_until(ros, publisher, msg, predicate, timeout_sec=20.0):
+    """Publish ``msg`` five times a second until ``predicate()`` holds; return its value."""
+    deadline = time.monotonic() + timeout_sec
+    while time.monotonic() < deadline:
+        publisher.publish(msg)
+        result = ros.spin_until(predicate, timeout_sec=0.2)
+        if result:
+            return result
+    return predicate()
+
+
+def stamped(header_stamp_sec, frame_id='cam'):
+    from std_msgs.msg import Header
+    header = Header(frame_id=frame_id)
+    header.stamp.sec = header_stamp_sec
+    header.stamp.nanosec = 123
+    return header
+
+
+def test_a_frame_gives_a_classification_with_its_stamp(ros, squares_model):
+    node = ros.make(ClassifierNode, {'model': squares_model})
+    probe = ros.probe()
+    results = []
+    probe.create_subscription(Classification, 'classification', results.append, 10)
+    publisher = probe.create_publisher(Image, 'image', 10)
+    red = image_msg(square_frame((30, 30, 220)), 'rgb8', stamped(1000))
+    blue = image_msg(square_frame((220, 30, 30), seed=1), 'rgb8', stamped(1001))
+
+    assert publish_until(ros, publisher, red, lambda: results)
+    result = results[0]
+    assert (result.header.stamp.sec, result.header.stamp.nanosec) == (1000, 123)
+    assert result.header.frame_id == 'cam'
+    assert list(result.class_names) == ['blue', 'red'] and result.label == 'red'
+    assert sum(result.probabilities) == pytest.approx(1.0, abs=1e-5)
+    assert result.confidence == max(result.probabilities)
+    answer = publish_until(ros, publisher, blue,
+                           lambda: [r for r in results if r.header.stamp.sec == 1001])
+    assert answer and answer[0].label == 'blue', (node.slot.received, node.stats.processed)
+
+
+def test_compressed_frames_and_the_confidence_threshold(ros, squares_model):
+    node = ros.make(ClassifierNode, {'model': squares_model, 'image_transport': 'compressed',
+                                     'min_confidence': 1.0})
+    probe = ros.probe()
+    results = []
+    probe.create_subscription(Classification, 'classification', results.append, 10)
+    publisher = probe.create_publisher(CompressedImage, 'image/compressed', 10)
+    msg = compressed_image_msg(square_frame((30, 30, 220)), 'rgb8', stamped(7))
+    assert publish_until(ros, publisher, msg, lambda: results)
+    assert results[0].label == 'unknown' and results[0].class_id == -1
+    assert results[0].header.stamp.sec == 7
+    from rclpy.parameter import Parameter
+    assert node.set_parameters([Parameter('min_confidence', value=0.0)])[0].successful
+    msg.header.stamp.sec = 8
+    answer = publish_until(ros, publisher, msg,
+                           lambda: [r for r in results if r.header.stamp.sec == 8])
+    assert answer and answer[0].label == 'red'
+
+
+def test_regressor_publishes_keypoints_and_a_point_with_the_frame_header(ros, face_model):
+    ros.make(RegressorNode, {'model': face_model, 'keypoint': 'left_eye'})
+    probe = ros.probe()
+    keypoints, points = [], []
+    probe.create_subscription(Keypoints, 'keypoints', keypoints.append, 10)
+    probe.create_subscription(PointStamped, 'point', points.append, 10)
+    publisher = probe.create_publisher(Image, 'image', 10)
+    frame = image_msg(np.full((480, 640, 3), 90, np.uint8), 'rgb8', stamped(55))
+    assert publish_until(ros, publisher, frame, lambda: keypoints and points)
+    msg = keypoints[0]
+    assert msg.header.stamp.sec == 55 and (msg.width, msg.height) == (640, 480)
+    assert [k.name for k in msg.keypoints] == ['left_eye', 'nose', 'right_eye']
+    for k in msg.keypoints:
+        assert k.u == pytest.approx((k.x + 1) * 320, abs=1e-3)
+        assert k.v == pytest.approx((k.y + 1) * 240, abs=1e-3)
+    left = msg.keypoints[0]
+    assert (points[0].point.x, points[0].point.y) == pytest.approx((left.x, left.y))
+    assert points[0].header.stamp.sec == 55
+
+
+def test_face_pipeline_finds_the_synthetic_truth(ros, face_model):
+    """Acceptance: camera -> regressor, keypoints within 0.1 of the truth on average."""
+    ros.make(CameraNode, {'source': 'synthetic:face', 'width': 320, 'height': 240,
+                          'fps': 15.0, 'seed': 99})
+    ros.make(RegressorNode, {'model': face_model},
+             cli_args=['--ros-args', '-r', 'image:=image_raw'])
+    probe = ros.probe()
+    truths, results = {}, []
+    probe.create_subscription(GroundTruth, 'ground_truth',
+                              lambda m: truths.__setitem__(stamp(m), m), 50)
+    probe.create_subscription(Keypoints, 'keypoints', results.append, 50)
+
+    def paired():
+        return [(r, truths[stamp(r)]) for r in results if stamp(r) in truths]
+    assert ros.spin_until(lambda: len(paired()) >= 30, timeout_sec=60)
+    errors = []
+    for result, truth in paired():
+        want = {k.name: (k.x, k.y) for k in truth.keypoints}
+        for k in result.keypoints:
+            errors.append(np.hypot(k.x - want[k.name][0], k.y - want[k.name][1]))
+    print(f'face pipeline: mean keypoint error {np.mean(errors):.4f} over {len(errors)} points')
+    assert np.mean(errors) < 0.1, f'mean error {np.mean(errors):.3f}'
+
+
+def stamp(msg):
+    return msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+
+
+def test_overload_drops_old_frames_instead_of_queueing(ros, squares_model):
+    node = ros.make(ClassifierNode, {'model': squares_model, 'stats_period_sec': 0.5})
+    probe = ros.probe()
+    results, stats = [], []
+    probe.create_subscription(Classification, 'classification', results.append, 100)
+    probe.create_subscription(InferenceStats, 'classifier/stats', stats.append, 10)
+    frame = square_frame((30, 30, 220), 640, 480)
+    # how long the model takes here, then frames four times as fast
+    started = time.perf_counter()
+    for _ in range(5):
+        node.predictor.predict(frame, 'rgb8')
+    model_sec = (time.perf_counter() - started) / 5
+    publisher = probe.create_publisher(Image, 'image', qos_profile_sensor_data)
+    period = model_sec / 4
+    sent = 0
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        msg = image_msg(frame, 'rgb8', make_header(probe.get_clock().now().to_msg(), 'cam'))
+        publisher.publish(msg)
+        sent += 1
+        next_frame = time.monotonic() + period
+        while time.monotonic() < next_frame:
+            ros.executor.spin_once(timeout_sec=max(0.0, next_frame - time.monotonic()))
+    assert ros.spin_until(lambda: stats and stats[-1].frames_processed > 5), (
+        stats[-1:], node.slot.received, node.stats.processed, sent)
+    last = stats[-1]
+    assert last.frames_dropped > 0.4 * last.frames_received  # most frames are skipped...
+    assert last.frames_processed + last.frames_dropped <= last.frames_received
+    # ...so the answers stay fresh: no queue of old frames builds up
+    assert last.latency_ms_p99 < 10 * max(last.model_latency_ms_p50, 1.0)
+    assert last.backend == 'torch' and last.device == 'cpu'
+
+
+ENCODINGS = st.sampled_from(['rgb8', 'bgr8', 'mono8', 'rgba8', 'bgra8', 'yuv422', '16UC1',
+                             '', 'RGB8', '8UC3', 'jpeg'])
+
+
+@st.composite
+def malformed_images(draw):
+    height = draw(st.integers(0, 40))
+    width = draw(st.integers(0, 40))
+    step = draw(st.one_of(st.integers(0, 200), st.just(width * 3)))
+    length = draw(st.one_of(st.integers(0, 4000), st.just(step * height)))
+    msg = Image(height=height, width=width, encoding=draw(ENCODINGS),
+                is_bigendian=draw(st.integers(0, 1)), step=step)
+    msg.data = array.array('B', bytes(length))  # the layout is what gets fuzzed
+    return msg
+
+
+def test_fuzzed_images_never_kill_the_classifier(ros, squares_model):
+    node = ros.make(ClassifierNode, {'model': squares_model})
+    count = {'n': 0}
+
+    @settings(max_examples=1000, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(malformed_images())
+    def feed(msg):
+        node.process(msg)  # the worker's path for every frame
+        count['n'] += 1
+    feed()
+    assert count['n'] == 1000
+    assert node.rejected > 0
+    # and over DDS: garbage first, then a good frame still gets its answer
+    probe = ros.probe()
+    results = []
+    probe.create_subscription(Classification, 'classification', results.append, 10)
+    publisher = probe.create_publisher(Image, 'image', 10)
+    for width in range(1, 30):
+        publisher.publish(Image(height=2, width=width, encoding='yuv422', step=1))
+    good = image_msg(square_frame((30, 30, 220)), 'rgb8', stamped(3))
+    assert publish_until(ros, publisher, good, lambda: results)
+    assert node._thread.is_alive()
+
+
+def test_any_frame_size_works(ros, squares_model):
+    node = ros.make(ClassifierNode, {'model': squares_model})
+    for height, width, encoding in ((1, 1, 'rgb8'), (1080, 1920, 'bgr8'), (31, 7, 'mono8'),
+                                    (5, 300, 'bgra8')):
+        channels = {'mono8': 1, 'rgb8': 3, 'bgr8': 3, 'bgra8': 4}[encoding]
+        shape = (height, width) if channels == 1 else (height, width, channels)
+        msg = image_msg(np.zeros(shape, np.uint8), encoding, stamped(1))
+        before = node.stats.processed
+        node.process(msg)
+        assert node.stats.processed == before + 1
+
+
+def test_overlay_draws_on_the_frame_with_the_same_stamp(ros):
+    ros.make(OverlayNode, {'mode': 'classification'})
+    probe = ros.probe()
+    annotated = []
+    probe.create_subscription(Image, 'image_annotated', annotated.append, 10)
+    images = probe.create_publisher(Image, 'image', 10)
+    labels = probe.create_publisher(Classification, 'classification', 10)
+    frames = {s: image_msg(np.full((120, 160, 3), 40 * s, np.uint8), 'rgb8', stamped(s))
+              for s in (1, 2, 3)}
+    result = Classification(header=stamped(2), label='red', class_id=1, confidence=0.9,
+                            class_names=['blue', 'red'], probabilities=[0.1, 0.9])
+
+    for _ in range(50):
+        for frame in frames.values():
+            images.publish(frame)
+        labels.publish(result)
+        if ros.spin_until(lambda: annotated, timeout_sec=0.2):
+            break
+    assert annotated
+    out = annotated[0]
+    assert out.header.stamp.sec == 2 and out.encoding == 'rgb8'
+    pixels = image_msg_to_numpy(out)
+    original = image_msg_to_numpy(frames[2])
+    assert (pixels != original).any()  # something was drawn...
+    assert (pixels[-10:, -10:] == original[-10:, -10:]).all()  # ...on that frame
+
+
+@pytest.mark.parametrize('parameters, message', [
+    ({}, 'model is empty'),
+    ({'model': '/no/such/model.pt'}, 'does not exist'),
+    ({'model': '/no/such/model.onnx'}, 'does not exist'),
+])
+def test_missing_models_fail_at_start(ros, parameters, message):
+    with pytest.raises(ValueError, match=message):
+        ros.make(ClassifierNode, parameters)
+
+
+def test_wrong_task_corrupt_or_foreign_models_fail_at_start(ros, squares_model, face_model,
+                                                            tmp_path):
+    with pytest.raises(ValueError, match='is a xy model; run it with the regressor'):
+        ros.make(ClassifierNode, {'model': face_model})
+    with pytest.raises(ValueError, match='is a classification model; run it with the classi'):
+        ros.make(RegressorNode, {'model': squares_model})
+    corrupt = tmp_path / 'corrupt.pt'
+    corrupt.write_bytes(open(squares_model, 'rb').read()[:5000])
+    with pytest.raises(ValueError, match='not a model file'):
+        ros.make(ClassifierNode, {'model': str(corrupt)})
+    with pytest.raises(ValueError, match='another project'):
+        ros.make(ClassifierNode, {'model': squares_model,
+                                  'expected_names': 'thumbs_up,thumbs_down'})
+    with pytest.raises(ValueError, match="keypoint 'tail' is not in the model"):
+        ros.make(RegressorNode, {'model': face_model, 'keypoint': 'tail'})
+
+
+def test_main_exits_non_zero_for_a_bad_model(tmp_path):
+    (tmp_path / 'bad.pt').write_bytes(os.urandom(100))
+    status = classifier_module.main(['--ros-args', '-p', f'model:={tmp_path / "bad.pt"}',
+                                     '-r', '__ns:=/t_main_bad_model'])
+    assert status == 2
