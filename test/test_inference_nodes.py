@@ -1,7 +1,6 @@
 """Classifier, regressor and overlay nodes with real rclpy in this process."""
 
 import array
-import os
 import time
 
 import cv2
@@ -314,7 +313,7 @@ def test_wrong_task_corrupt_or_foreign_models_fail_at_start(ros, squares_model, 
 
 
 def test_main_exits_non_zero_for_a_bad_model(tmp_path):
-    (tmp_path / 'bad.pt').write_bytes(os.urandom(100))
+    (tmp_path / 'bad.pt').write_bytes(b'\x80\x02' + bytes(range(98)))
     status = classifier_module.main(['--ros-args', '-p', f'model:={tmp_path / "bad.pt"}',
                                      '-r', '__ns:=/t_main_bad_model'])
     assert status == 2

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import cv2
+from hypothesis import given, HealthCheck, settings, strategies as st
 import numpy as np
 import pytest
 
@@ -139,6 +140,26 @@ def test_files_that_are_not_checkpoints_are_refused(tmp_path):
     for name, message in cases:
         with pytest.raises(CheckpointError, match=message):
             load_checkpoint(tmp_path / name)
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.binary(max_size=200), prefix=st.sampled_from([b'', b'\x80\x02', b'PK\x03\x04']))
+def test_damaged_files_always_give_a_checkpoint_error(tmp_path, body, prefix):
+    path = tmp_path / 'damaged.pt'
+    path.write_bytes(prefix + body)
+    with pytest.raises(CheckpointError, match='not a'):
+        load_checkpoint(path)
+
+
+def test_a_truncated_checkpoint_is_refused(tmp_path):
+    whole = tmp_path / 'whole.pt'
+    torch.save({'format': 'nano_vision.checkpoint', 'state_dict': {'w': torch.ones(64)}}, whole)
+    data = whole.read_bytes()
+    for cut in (1, len(data) // 3, len(data) // 2, len(data) - 1):
+        (tmp_path / 'cut.pt').write_bytes(data[:cut])
+        with pytest.raises(CheckpointError, match='not a model file'):
+            load_checkpoint(tmp_path / 'cut.pt')
 
 
 def test_flip_swaps_left_and_right_and_negates_x(tmp_path):

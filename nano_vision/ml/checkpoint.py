@@ -78,6 +78,9 @@ def load_checkpoint(path, map_location='cpu'):
         raise CheckpointError(f'{path} is not a model file (not a torch checkpoint)') from None
     except (RuntimeError, zipfile.BadZipFile, EOFError, ValueError, OSError) as exc:
         raise CheckpointError(f'{path} is not a model file ({exc})') from None
+    except Exception as exc:  # noqa: B902 - a damaged file can fail anywhere in the unpickler
+        raise CheckpointError(
+            f'{path} is not a model file ({type(exc).__name__}: {exc})') from None
     if not isinstance(checkpoint, dict) or checkpoint.get('format') != FORMAT:
         hint = ''
         if isinstance(checkpoint, dict) and all(torch.is_tensor(v) for v in checkpoint.values()):

@@ -116,6 +116,8 @@ class InferenceNode(Node):
             self.get_logger().warning(f'frame dropped: {exc}', throttle_duration_sec=5.0)
             return
         except Exception as exc:  # noqa: B902 - one bad frame must never end the node
+            if self._stop.is_set() or not self.context.ok():
+                return  # shutting down: the publishers are gone, the frame no longer matters
             self.rejected += 1
             self.get_logger().error(f'frame dropped: {type(exc).__name__}: {exc}',
                                     throttle_duration_sec=5.0)
