@@ -44,7 +44,7 @@ lint: install/.built
 	. ./activate.sh && pytest test/test_lint.py
 
 bench: install/.built
-	. ./activate.sh && python bench/camera_fps.py
+	. ./activate.sh && python bench/camera_fps.py && python bench/inference_overload.py
 
 clean:
 	rm -rf build install log
