@@ -3,6 +3,7 @@
 The project launch files (thumbs, emotions, face_xy) include this one; it can
 also run alone:
 ros2 launch nano_vision pipeline.launch.py project:=thumbs task:=classification model:=m.pt
+(params_file:=my.yaml replaces config/<project>.yaml).
 """
 
 import os
@@ -11,8 +12,7 @@ from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, GroupAction, SetEnvironmentVariable
 from launch.conditions import IfCondition
-from launch.substitutions import (EnvironmentVariable, LaunchConfiguration,
-                                  PathJoinSubstitution, PythonExpression)
+from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node, PushRosNamespace
 from launch_ros.parameter_descriptions import ParameterValue
 
@@ -22,7 +22,7 @@ def generate_launch_description():
     share = get_package_share_directory('nano_vision')
     project = LaunchConfiguration('project')
     task = LaunchConfiguration('task')
-    config = PathJoinSubstitution([share, 'config', [project, '.yaml']])
+    config = LaunchConfiguration('params_file')
     # value_type=str: a device index such as 0 or a model called 1 stays a string
     source = ParameterValue(LaunchConfiguration('source'), value_type=str)
     model = ParameterValue(LaunchConfiguration('model'), value_type=str)
@@ -33,6 +33,9 @@ def generate_launch_description():
     return LaunchDescription([
         DeclareLaunchArgument('project', description='thumbs, emotions or face_xy: the '
                               'config/<project>.yaml to use'),
+        # a flat list of text and substitutions: the form every distribution accepts
+        DeclareLaunchArgument('params_file', default_value=[share, '/config/', project, '.yaml'],
+                              description='Parameter file (default: config/<project>.yaml)'),
         DeclareLaunchArgument('task', description='classification or xy'),
         DeclareLaunchArgument('model', description='Model file (.pt or .onnx)'),
         DeclareLaunchArgument('source', default_value='/dev/video0',

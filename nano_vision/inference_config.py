@@ -45,15 +45,26 @@ OVERLAY_PARAMETERS = (
 )
 
 
-def _require_model(values):
-    if not values['model']:
-        raise ValueError('parameter model is empty: give the .pt or .onnx file, e.g. '
-                         '--ros-args -p model:=thumbs.pt')
+class _ModelNodeConfig:
+    """``from_values`` of the nodes that run a model (``PARAMETERS`` set by each)."""
+
+    PARAMETERS = ()
+
+    @classmethod
+    def from_values(cls, values):
+        """Build from parameter values; raise ValueError saying what to fix."""
+        values = check_values(cls.PARAMETERS, values)
+        if not values['model']:
+            raise ValueError('parameter model is empty: give the .pt or .onnx file, e.g. '
+                             '--ros-args -p model:=thumbs.pt')
+        return cls(**values)
 
 
 @dataclass(frozen=True)
-class ClassifierConfig:
+class ClassifierConfig(_ModelNodeConfig):
     """Checked settings of the classifier node."""
+
+    PARAMETERS = CLASSIFIER_PARAMETERS
 
     model: str
     device: str
@@ -64,17 +75,12 @@ class ClassifierConfig:
     stats_period_sec: float
     threads: int
 
-    @classmethod
-    def from_values(cls, values):
-        """Build from parameter values; raise ValueError saying what to fix."""
-        values = check_values(CLASSIFIER_PARAMETERS, values)
-        _require_model(values)
-        return cls(**values)
-
 
 @dataclass(frozen=True)
-class RegressorConfig:
+class RegressorConfig(_ModelNodeConfig):
     """Checked settings of the regressor node."""
+
+    PARAMETERS = REGRESSOR_PARAMETERS
 
     model: str
     device: str
@@ -83,13 +89,6 @@ class RegressorConfig:
     keypoint: str
     stats_period_sec: float
     threads: int
-
-    @classmethod
-    def from_values(cls, values):
-        """Build from parameter values; raise ValueError saying what to fix."""
-        values = check_values(REGRESSOR_PARAMETERS, values)
-        _require_model(values)
-        return cls(**values)
 
 
 @dataclass(frozen=True)

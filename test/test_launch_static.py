@@ -49,6 +49,33 @@ def launched_nodes(path):
         yield executable, parameters
 
 
+def _calls(tree, name):
+    return [c for c in ast.walk(tree)
+            if isinstance(c, ast.Call) and getattr(c.func, 'id', '') == name]
+
+
+def declared_arguments(path):
+    """Return {argument: has a default} for the DeclareLaunchArgument calls of a launch file."""
+    arguments = {}
+    for call in _calls(ast.parse(path.read_text()), 'DeclareLaunchArgument'):
+        keywords = {k.arg for k in call.keywords}
+        arguments[ast.literal_eval(call.args[0])] = 'default_value' in keywords
+    return arguments
+
+
+def included_launch_files(path):
+    """Yield (included file name, {argument keys given}) for each IncludeLaunchDescription."""
+    for call in _calls(ast.parse(path.read_text()), 'IncludeLaunchDescription'):
+        names = [n.value for n in ast.walk(call) if isinstance(n, ast.Constant) and
+                 isinstance(n.value, str) and n.value.endswith('.launch.py')]
+        assert len(names) == 1, f'{path.name}: cannot tell which file an include names'
+        given = {k.arg: k.value for k in call.keywords}.get('launch_arguments')
+        dicts = [n for n in ast.walk(given) if isinstance(n, ast.Dict)] if given else []
+        assert len(dicts) <= 1, f'{path.name}: launch_arguments should be one dict literal'
+        keys = {ast.literal_eval(k) for k in dicts[0].keys} if dicts else set()
+        yield names[0], keys
+
+
 def yaml_parameters(path):
     """Yield (node name, {parameter: value}) for each section of a ROS parameter file."""
     document = yaml.safe_load(path.read_text())
@@ -140,3 +167,17 @@ def test_parameter_docs_are_generated_from_the_code():
     from nano_vision.param_docs import render
     page = (ROOT / 'docs' / 'parameters.md').read_text()
     assert page == render(), 'run: python -m nano_vision.param_docs > docs/parameters.md'
+
+
+@pytest.mark.parametrize('path', LAUNCH_FILES, ids=lambda p: p.name)
+def test_included_launch_files_get_their_arguments(path):
+    # an argument given on the command line reaches an included file only when the
+    # includer forwards it (newer distributions scope includes), so check both ways
+    own = declared_arguments(path)
+    for name, keys in included_launch_files(path):
+        included = declared_arguments(ROOT / 'launch' / name)
+        required = {a for a, has_default in included.items() if not has_default}
+        assert required <= keys, f'{path.name} does not give {name} {sorted(required - keys)}'
+        assert keys <= set(included), f'{name} does not declare {sorted(keys - set(included))}'
+        assert set(own) <= keys, \
+            f'{path.name} declares but does not forward {sorted(set(own) - keys)}'
