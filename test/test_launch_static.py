@@ -169,7 +169,8 @@ def test_parameter_docs_are_generated_from_the_code():
     assert page == render(), 'run: python -m nano_vision.param_docs > docs/parameters.md'
 
 
-@pytest.mark.parametrize('path', LAUNCH_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize('path', LAUNCH_FILES + [ROOT / 'nano_vision' / 'launch_description.py'],
+                         ids=lambda p: p.name)
 def test_included_launch_files_get_their_arguments(path):
     # an argument given on the command line reaches an included file only when the
     # includer forwards it (newer distributions scope includes), so check both ways
@@ -181,3 +182,19 @@ def test_included_launch_files_get_their_arguments(path):
         assert keys <= set(included), f'{name} does not declare {sorted(keys - set(included))}'
         assert set(own) <= keys, \
             f'{path.name} declares but does not forward {sorted(set(own) - keys)}'
+
+
+def test_project_launch_files_name_a_config_and_a_task():
+    projects = {}
+    for path in LAUNCH_FILES:
+        for call in _calls(ast.parse(path.read_text()), 'project_launch_description'):
+            project, task = (ast.literal_eval(a) for a in call.args)
+            projects[path.name] = project
+            assert task in ('classification', 'xy'), path.name
+            assert (ROOT / 'config' / f'{project}.yaml').exists(), path.name
+            node = 'regressor' if task == 'xy' else 'classifier'
+            sections = dict(yaml_parameters(ROOT / 'config' / f'{project}.yaml'))
+            assert any(name.endswith(node) for name in sections), \
+                f'config/{project}.yaml has no {node} section'
+    assert projects == {'thumbs.launch.py': 'thumbs', 'emotions.launch.py': 'emotions',
+                        'face_xy.launch.py': 'face_xy'}
