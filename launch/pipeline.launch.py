@@ -16,6 +16,8 @@ from launch.substitutions import EnvironmentVariable, LaunchConfiguration, Pytho
 from launch_ros.actions import Node, PushRosNamespace
 from launch_ros.parameter_descriptions import ParameterValue
 
+from nano_vision.launch_description import pipeline_arguments
+
 
 def generate_launch_description():
     """Return the camera, the classifier or regressor, and the overlay."""
@@ -33,16 +35,9 @@ def generate_launch_description():
     return LaunchDescription([
         DeclareLaunchArgument('project', description='thumbs, emotions or face_xy: the '
                               'config/<project>.yaml to use'),
-        # a flat list of text and substitutions: the form every distribution accepts
-        DeclareLaunchArgument('params_file', default_value=[share, '/config/', project, '.yaml'],
-                              description='Parameter file (default: config/<project>.yaml)'),
         DeclareLaunchArgument('task', description='classification or xy'),
-        DeclareLaunchArgument('model', description='Model file (.pt or .onnx)'),
-        DeclareLaunchArgument('source', default_value='/dev/video0',
-                              description='/dev/videoN, csi, gst:<pipeline>, a video file, '
-                                          'an image folder or synthetic:<scene>'),
-        DeclareLaunchArgument('namespace', default_value='',
-                              description='Namespace of the nodes and their topics'),
+        # a flat list of text and substitutions: the form every distribution accepts
+        *pipeline_arguments([share, '/config/', project, '.yaml']),
         # Frames larger than Fast DDS's default shared-memory segment need this
         # profile (config/fastdds.xml); a profile already chosen is kept.
         SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE', EnvironmentVariable(

@@ -13,31 +13,35 @@ from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 
 
-def project_launch_description(project, task):
-    """Return camera -> model node -> overlay with ``config/<project>.yaml``.
+# The arguments a user gives the pipeline and the project launch files.
+FORWARDED = ('model', 'source', 'namespace', 'params_file')
 
-    The user's arguments (model, source, namespace, params_file) are declared
-    here and forwarded to pipeline.launch.py: an included file sees only what
-    its includer passes on.
-    """
-    share = get_package_share_directory('nano_vision')
-    return LaunchDescription([
+
+def pipeline_arguments(params_file_default):
+    """Return the DeclareLaunchArgument actions of FORWARDED (one definition for both files)."""
+    return [
         DeclareLaunchArgument('model', description='Model file (.pt or .onnx)'),
         DeclareLaunchArgument('source', default_value='/dev/video0',
                               description='/dev/videoN, csi, gst:<pipeline>, a video file, '
                                           'an image folder or synthetic:<scene>'),
         DeclareLaunchArgument('namespace', default_value='',
                               description='Namespace of the nodes and their topics'),
-        DeclareLaunchArgument('params_file',
-                              default_value=os.path.join(share, 'config', f'{project}.yaml'),
-                              description='Parameter file of the nodes'),
+        DeclareLaunchArgument('params_file', default_value=params_file_default,
+                              description='Parameter file (default: config/<project>.yaml)'),
+    ]
+
+
+def project_launch_description(project, task):
+    """Return camera -> model node -> overlay with ``config/<project>.yaml``.
+
+    The user's arguments (FORWARDED) are declared here and passed on to
+    pipeline.launch.py: an included file sees only what its includer gives it.
+    """
+    share = get_package_share_directory('nano_vision')
+    forwarded = {name: LaunchConfiguration(name) for name in FORWARDED}
+    return LaunchDescription([
+        *pipeline_arguments(os.path.join(share, 'config', f'{project}.yaml')),
         IncludeLaunchDescription(
             PythonLaunchDescriptionSource(os.path.join(share, 'launch', 'pipeline.launch.py')),
-            launch_arguments={
-                'project': project, 'task': task,
-                'model': LaunchConfiguration('model'),
-                'source': LaunchConfiguration('source'),
-                'namespace': LaunchConfiguration('namespace'),
-                'params_file': LaunchConfiguration('params_file'),
-            }.items()),
+            launch_arguments={'project': project, 'task': task, **forwarded}.items()),
     ])

@@ -54,10 +54,29 @@ def _calls(tree, name):
             if isinstance(c, ast.Call) and getattr(c.func, 'id', '') == name]
 
 
+LAUNCH_HELPER = ROOT / 'nano_vision' / 'launch_description.py'
+
+
+def _helper_tree():
+    return ast.parse(LAUNCH_HELPER.read_text())
+
+
+def forwarded_names():
+    """Return the FORWARDED tuple of the launch helper (read without importing launch)."""
+    for node in _helper_tree().body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], 'id', '') == 'FORWARDED':
+            return set(ast.literal_eval(node.value))
+    raise AssertionError('launch_description.py has no FORWARDED')
+
+
 def declared_arguments(path):
-    """Return {argument: has a default} for the DeclareLaunchArgument calls of a launch file."""
+    """Return {argument: has a default} of a launch file (pipeline_arguments() included)."""
+    tree = ast.parse(path.read_text())
+    calls = _calls(tree, 'DeclareLaunchArgument')
+    if _calls(tree, 'pipeline_arguments'):
+        calls += _calls(_helper_tree(), 'DeclareLaunchArgument')
     arguments = {}
-    for call in _calls(ast.parse(path.read_text()), 'DeclareLaunchArgument'):
+    for call in calls:
         keywords = {k.arg for k in call.keywords}
         arguments[ast.literal_eval(call.args[0])] = 'default_value' in keywords
     return arguments
@@ -72,7 +91,10 @@ def included_launch_files(path):
         given = {k.arg: k.value for k in call.keywords}.get('launch_arguments')
         dicts = [n for n in ast.walk(given) if isinstance(n, ast.Dict)] if given else []
         assert len(dicts) <= 1, f'{path.name}: launch_arguments should be one dict literal'
-        keys = {ast.literal_eval(k) for k in dicts[0].keys} if dicts else set()
+        keys = set()
+        for key in dicts[0].keys if dicts else []:
+            # None: a ``**forwarded`` entry, the helper's FORWARDED names
+            keys |= forwarded_names() if key is None else {ast.literal_eval(key)}
         yield names[0], keys
 
 
@@ -169,7 +191,7 @@ def test_parameter_docs_are_generated_from_the_code():
     assert page == render(), 'run: python -m nano_vision.param_docs > docs/parameters.md'
 
 
-@pytest.mark.parametrize('path', LAUNCH_FILES + [ROOT / 'nano_vision' / 'launch_description.py'],
+@pytest.mark.parametrize('path', LAUNCH_FILES + [LAUNCH_HELPER],
                          ids=lambda p: p.name)
 def test_included_launch_files_get_their_arguments(path):
     # an argument given on the command line reaches an included file only when the
