@@ -27,6 +27,8 @@ setup(
             'classifier = nano_vision.nodes.classifier:main',
             'regressor = nano_vision.nodes.regressor:main',
             'overlay = nano_vision.nodes.overlay:main',
+            'steering = nano_vision.nodes.steering:main',
+            'sim = nano_vision.nodes.sim:main',
             'nano-vision = nano_vision.cli:main',
         ],
     },

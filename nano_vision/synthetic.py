@@ -18,6 +18,10 @@ Scenes:
     A fist with its thumb pointing up (``thumbs_up``) or down
     (``thumbs_down``), the arm always coming from the bottom edge, so only the
     thumb's direction tells the classes apart.
+``line_following``
+    A small robot's forward camera over a floor with a tape line on it (see
+    sim.py), with the point ``target`` on the line ahead (JetBot road
+    following). Datasets show the training tracks only.
 
 Images are RGB ``uint8`` arrays of shape ``(height, width, 3)``.
 """
@@ -126,7 +130,8 @@ def _skin(rng):
     return tuple(int(c) for c in np.clip(base + rng.normal(0.0, 12.0, 3), 0, 255))
 
 
-def _random_lighting(rng):
+def random_lighting(rng):
+    """Return a random :class:`Lighting` (colour cast, brightness, shading ramp)."""
     cast = rng.uniform(0.85, 1.15, size=3)
     return Lighting(
         gain_r=float(cast[0]), gain_g=float(cast[1]), gain_b=float(cast[2]),
@@ -180,24 +185,29 @@ class Scene:
         return image
 
     def _light(self, image, light, rng):
-        height, width = image.shape[:2]
-        theta = math.radians(light.ramp_angle)
-        xs = np.linspace(-0.5, 0.5, width, dtype=np.float32) * math.cos(theta)
-        ys = np.linspace(-0.5, 0.5, height, dtype=np.float32) * math.sin(theta)
-        shade = 1.0 + light.ramp * (ys[:, None] + xs[None, :])
-        gains = np.array([light.gain_r, light.gain_g, light.gain_b], dtype=np.float32)
-        out = image.astype(np.float32)
-        out *= shade[:, :, None]
-        out *= gains
-        out += light.offset
-        if rng is not None and self.noise_std > 0:
-            # cv2.randn is 4x faster than numpy's normal; seeding it from rng
-            # keeps the video reproducible (cv2's generator is per thread).
-            cv2.setRNGSeed(int(rng.integers(0, 2**31)))
-            noise = np.empty_like(out)
-            cv2.randn(noise, 0.0, self.noise_std)
-            out += noise
-        return np.clip(out, 0, 255).astype(np.uint8)
+        return apply_lighting(image, light, rng, self.noise_std)
+
+
+def apply_lighting(image, light, rng=None, noise_std=0.0):
+    """Return ``image`` (RGB uint8) under ``light``, with sensor noise drawn from ``rng``."""
+    height, width = image.shape[:2]
+    theta = math.radians(light.ramp_angle)
+    xs = np.linspace(-0.5, 0.5, width, dtype=np.float32) * math.cos(theta)
+    ys = np.linspace(-0.5, 0.5, height, dtype=np.float32) * math.sin(theta)
+    shade = 1.0 + light.ramp * (ys[:, None] + xs[None, :])
+    gains = np.array([light.gain_r, light.gain_g, light.gain_b], dtype=np.float32)
+    out = image.astype(np.float32)
+    out *= shade[:, :, None]
+    out *= gains
+    out += light.offset
+    if rng is not None and noise_std > 0:
+        # cv2.randn is 4x faster than numpy's normal; seeding it from rng
+        # keeps the video reproducible (cv2's generator is per thread).
+        cv2.setRNGSeed(int(rng.integers(0, 2**31)))
+        noise = np.empty_like(out)
+        cv2.randn(noise, 0.0, noise_std)
+        out += noise
+    return np.clip(out, 0, 255).astype(np.uint8)
 
 
 def random_background(rng, width, height):
@@ -245,7 +255,7 @@ class FaceScene(Scene):
             yaw=float(rng.uniform(-1.0, 1.0)),
             skin=_skin(rng), hair=_colour(rng, 0, 120), shirt=_colour(rng),
             background_seed=int(rng.integers(0, 2**31)),
-            lighting=_random_lighting(rng))
+            lighting=random_lighting(rng))
 
     def draw(self, canvas, state):
         """Draw the face of ``state`` and return the truth of its points."""
@@ -310,7 +320,7 @@ class ThumbsScene(Scene):
             mirror=bool(rng.integers(0, 2)),
             skin=_skin(rng), sleeve=_colour(rng),
             background_seed=int(rng.integers(0, 2**31)),
-            lighting=_random_lighting(rng))
+            lighting=random_lighting(rng))
 
     def draw(self, canvas, state):
         """Draw the hand of ``state`` and return its label."""
@@ -348,7 +358,14 @@ class ThumbsScene(Scene):
         return SceneTruth(self.name, state.label, width, height, ())
 
 
-SCENES = {scene.name: scene for scene in (FaceScene, ThumbsScene)}
+def _line_following_scene(**kwargs):
+    from nano_vision.sim import LineFollowingScene  # it builds on Scene, defined here
+    return LineFollowingScene(**kwargs)
+
+
+#: Scene name -> class (or factory) of every synthetic scene.
+SCENES = {FaceScene.name: FaceScene, ThumbsScene.name: ThumbsScene,
+          'line_following': _line_following_scene}
 
 
 def make_scene(name, **kwargs):

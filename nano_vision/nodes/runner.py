@@ -1,5 +1,7 @@
 """The ``main()`` shared by every node: init, spin, clean shutdown, exit status."""
 
+import signal
+
 import rclpy
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -9,15 +11,30 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 STARTUP_ERRORS = (ValueError, OSError, RuntimeError, ParameterException)
 
 
-def run_node(node_class, name, args=None):
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f'signal {signum}')
+
+
+def run_node(node_class, name, args=None, stop_in_python=False):
     """Create ``node_class``, spin it until shutdown or failure; return the exit status.
 
     A node asks to stop by setting ``node.done`` (a threading.Event) and
     reports a fatal error by setting ``node.failure`` to a message first.
     Status: 0 after a normal stop, 1 after a failure, 2 when the node could not
     start (the log says what to fix).
+
+    :param stop_in_python: SIGINT and SIGTERM end the spin loop from Python
+        instead of rclpy's signal handler, which shuts the context down at once;
+        the context then still works in ``destroy_node``, so a node can publish a
+        last message there (the steering node's zero command)
     """
-    rclpy.init(args=args)
+    if stop_in_python:
+        from rclpy.signals import SignalHandlerOptions
+        signal.signal(signal.SIGINT, _interrupt)
+        signal.signal(signal.SIGTERM, _interrupt)
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    else:
+        rclpy.init(args=args)
     logger = rclpy.logging.get_logger(name)
     node = None
     status = 0
