@@ -782,7 +782,9 @@ def _write_frames(bag, report, work, every, start_ns, end_ns, label, labels):
             if not chosen:
                 report.unlabelled += 1
                 continue
-            samples = write_frame(work, manifest, encoded, chosen, width, height,
-                                  str(uuid.uuid4()), stamp, source)
+            # Names from the frame's place in the bag: a bag always gives the same dataset.
+            uid = str(uuid.uuid5(uuid.NAMESPACE_URL, f'{report.topic}:{t}:{stamp}:{index}'))
+            samples = write_frame(work, manifest, encoded, chosen, width, height, uid, stamp,
+                                  source)
             report.frames_written += 1
             report.counts.update(s.label for s in samples)
