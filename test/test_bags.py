@@ -504,3 +504,66 @@ def test_errors_are_clear_exit_2_and_leave_nothing(mcap_bag, tmp_path, capsys):
                            '/cam/rgb8', '--label', 'x')
     assert status == 2 and 'not an empty folder' in text
     assert os.listdir(tmp_path / 'full') == ['a.jpg']
+
+
+# ------------------------------------------------- a recorded bag becomes a model
+
+@pytest.fixture(scope='module')
+def thumbs_dataset(tmp_path_factory):
+    """Record synthetic thumbs frames (64x64) with their truth, then convert the bag.
+
+    Background, light and tilt are fixed so that two short epochs learn the
+    task: what the test checks is that every frame keeps its own label
+    through the bag (mixed-up labels would leave the model at chance).
+    """
+    import dataclasses
+    from nano_vision.synthetic import Lighting, make_scene
+    root = tmp_path_factory.mktemp('thumbs')
+    scene = make_scene('thumbs')
+    rng = np.random.default_rng(0)
+    truth_counts = {'thumbs_up': 0, 'thumbs_down': 0}
+    with BagRecorder(root / 'bag') as bag:
+        bag.add_topic('/image_raw', 'sensor_msgs/msg/Image')
+        bag.add_topic('/ground_truth', 'nano_vision_msgs/msg/GroundTruth')
+        for i in range(160):
+            state = dataclasses.replace(scene.random_state(rng), background_seed=7,
+                                        tilt_deg=0.0, lighting=Lighting(1, 1, 1, 0, 0, 0))
+            pixels, truth = scene.render(state, 64, 64, rng)
+            stamp = T0 + i * 33_000_000
+            msg = numpy_to_image_msg(pixels, 'rgb8', Image())
+            msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, SECOND)
+            label = GroundTruth(scene='thumbs', label=truth.label, width=64, height=64)
+            label.header = msg.header
+            bag.write('/image_raw', serialize_message(msg), stamp + 2_000_000)
+            bag.write('/ground_truth', serialize_message(label), stamp + 3_000_000)
+            truth_counts[truth.label] += 1
+    report = dataset_from_bag(root / 'bag', root / 'data', '/image_raw',
+                              label_topic='/ground_truth')
+    return root / 'data', report, truth_counts
+
+
+def test_a_recorded_classification_bag_becomes_a_dataset(thumbs_dataset):
+    data, report, truth_counts = thumbs_dataset
+    assert report.frames_written == 160 and dict(report.counts) == truth_counts
+    dataset = load_dataset(data)
+    assert dataset.task == 'classification'
+    assert dataset.counts() == truth_counts
+    assert {s.source for s in dataset.samples} == {f'rosbag2:{report.bag}:/image_raw'}
+    assert sorted(s.stamp_ns for s in dataset.samples) == [T0 + i * 33_000_000
+                                                           for i in range(160)]
+
+
+@pytest.mark.slow
+def test_nano_vision_train_learns_from_a_recorded_bag(thumbs_dataset, tmp_path):
+    pytest.importorskip('torch')
+    from nano_vision.ml.checkpoint import load_checkpoint
+    data, _, _ = thumbs_dataset
+    model = tmp_path / 'thumbs.pt'
+    # small batches: enough steps in two epochs for batch norm's statistics to settle
+    assert cli(['train', str(data), '--out', str(model), '--weights', 'none', '--epochs', '2',
+                '--image-size', '64', '--batch-size', '4', '--rotation', '0', '--jitter', '0',
+                '--scale', '0', '--shift', '0', '--hflip', 'off', '--no-plots',
+                '--no-progress']) == 0
+    metrics = load_checkpoint(str(model))['metrics']
+    assert metrics['split'] == 'validation' and metrics['count'] >= 30  # 20 % of 160
+    assert metrics['accuracy'] >= 0.75  # chance is 0.5
