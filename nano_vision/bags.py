@@ -506,7 +506,13 @@ def open_bag(path):
             if os.path.isdir(target) else [])
         if len(mcap_files) != 1:
             raise BagError(f'cannot read the bag {path}: {exc}') from exc
-        storage = _RecoveredMcap(mcap_files[0])
+        try:
+            storage = _RecoveredMcap(mcap_files[0])
+        except BagError:
+            raise
+        except Exception as recovery:
+            raise BagError(f'cannot read the bag {path}: {exc}; read record by record: '
+                           f'{recovery}') from recovery
         recovered = True
         LOG.warning('%s was not closed (%s): read up to its last complete record, '
                     '%d bytes after it left out', mcap_files[0], exc, storage.cut_bytes)
@@ -589,8 +595,8 @@ class _Labels:
 
     ``std_msgs/String``: the newest label received at or before the frame
     (bag time). Messages with a header (``GroundTruth``, ``Classification``,
-    ``Keypoints``): the message with the frame's header stamp, its ``label``
-    or its ``keypoints``.
+    ``Keypoints``): the message with the frame's header stamp, its
+    ``keypoints`` or else its ``label`` (none for a classifier's ``unknown``).
     """
 
     def __init__(self, bag, topic):
@@ -610,7 +616,10 @@ class _Labels:
                     'with a header and a label or keypoints (nano_vision_msgs GroundTruth, '
                     'Classification, Keypoints)')
             points = [(k.name, (float(k.u), float(k.v))) for k in getattr(msg, 'keypoints', ())]
-            labels = points or [(str(getattr(msg, 'label', '')).strip(), None)]
+            name = str(getattr(msg, 'label', '')).strip()
+            if getattr(msg, 'class_id', 0) < 0:
+                name = ''  # a classifier's "unknown": below its minimum confidence
+            labels = points or [(name, None)]
             self.by_stamp[_stamp_ns(msg)] = (labels, int(getattr(msg, 'width', 0)),
                                              int(getattr(msg, 'height', 0)))
         if self.by_time:

@@ -567,3 +567,26 @@ def test_nano_vision_train_learns_from_a_recorded_bag(thumbs_dataset, tmp_path):
     metrics = load_checkpoint(str(model))['metrics']
     assert metrics['split'] == 'validation' and metrics['count'] >= 30  # 20 % of 160
     assert metrics['accuracy'] >= 0.75  # chance is 0.5
+
+
+def test_unknown_and_unsafe_labels_label_nothing(tmp_path):
+    Classification = nano_vision_msgs.Classification
+    with BagRecorder(tmp_path / 'live') as bag:
+        bag.add_topic('/image', 'sensor_msgs/msg/Image')
+        bag.add_topic('/classification', 'nano_vision_msgs/msg/Classification')
+        bag.add_topic('/label', 'std_msgs/msg/String')
+        for i, (label, class_id, text) in enumerate([('happy', 1, 'ok'), ('unknown', -1, 'ok'),
+                                                     ('sad', 2, '../x'), ('sad', 2, 'ok')]):
+            stamp = T0 + i * SECOND // 10
+            frame = image_msg(i, stamp)
+            result = Classification(header=frame.header, label=label, class_id=class_id)
+            bag.write('/label', serialize_message(String(data=text)), stamp)
+            bag.write('/image', serialize_message(frame), stamp + 1)
+            bag.write('/classification', serialize_message(result), stamp + 2)
+    report = dataset_from_bag(tmp_path / 'live', tmp_path / 'a', '/image',
+                              label_topic='/classification')
+    assert dict(report.counts) == {'happy': 1, 'sad': 2} and report.unlabelled == 1
+    report = dataset_from_bag(tmp_path / 'live', tmp_path / 'b', '/image', label_topic='/label')
+    assert dict(report.counts) == {'ok': 3} and dict(report.bad_labels) == {'../x': 1}
+    assert not os.path.exists(tmp_path / 'x') and not os.path.exists(tmp_path / 'b' / '..x')
+    assert "1 labels '../x' refused" in '\n'.join(report.lines())
