@@ -39,7 +39,6 @@ from mcap.stream_reader import StreamReader
 from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.rosbag2.storage_mcap import McapWriter
-from rosbags.serde import SerdeError
 from rosbags.typesys import (get_types_from_idl, get_types_from_msg, get_typestore, Stores,
                              TypesysError)
 
@@ -324,6 +323,14 @@ class _RecoveredMcap:
         if self.length == 0:
             self._stream.close()
             raise BagError(f'{path} is not an mcap file')
+        try:
+            self._scan()
+        except BaseException:
+            self._stream.close()
+            raise
+
+    def _scan(self):
+        """Find the topics, types, counts and time span of the complete records."""
         self.topics, self._counts, self._schemas, channels = {}, Counter(), {}, {}
         self.start_ns = self.end_ns = None
         for record in self._records():
@@ -452,7 +459,7 @@ class Bag:
         """
         try:
             return self._storage.deserialize(rawdata, msgtype)
-        except (SerdeError, AnyReaderError, TypesysError, ValueError, IndexError) as exc:
+        except Exception as exc:  # any decoding error of corrupt data
             raise BagError(f'a {msgtype} message of {self.path} does not decode: {exc}') \
                 from exc
 
@@ -772,12 +779,12 @@ def _write_frames(bag, report, work, every, start_ns, end_ns, label, labels):
             if index % every:
                 continue
             report.frames_selected += 1
-            msg = bag.deserialize(raw, report.msgtype)
             try:
+                msg = bag.deserialize(raw, report.msgtype)
                 encoded, width, height = _encode_frame(msg, report.msgtype)
             except UnsupportedEncodingError as exc:
                 raise BagError(f'frame {index} of {report.topic}: {exc}') from None
-            except ImageConversionError as exc:
+            except (BagError, ImageConversionError) as exc:
                 report.unreadable += 1
                 LOG.warning('frame %d of %s skipped: %s', index, report.topic, exc)
                 continue

@@ -407,19 +407,19 @@ def hand_made_sqlite3_bag(folder, rows):
     return folder
 
 
-def test_compressed_frames_of_a_sqlite3_bag_labelled_by_ground_truth(tmp_path):
+def test_compressed_frames_of_a_sqlite3_bag_labelled_by_ground_truth(tmp_path, capsys):
     import cv2
     rows, jpegs = [], {}
     for i in range(6):
         stamp = T0 + i * 50_000_000
         msg = CompressedImage(format='jpeg')
         data = cv2.imencode('.jpg', pattern(i)[:, :, ::-1])[1].tobytes()
-        msg.data = data
+        msg.data = data[:300] if i == 4 else data  # frame 4 was cut short
         msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, SECOND)
         jpegs[stamp] = data
         rows.append(('/camera/image/compressed', 'sensor_msgs/msg/CompressedImage',
                      stamp + 3_000_000, msg))
-        if i != 4:  # no truth for frame 4; a stray one with no frame
+        if i != 4:  # no truth for frame 4; a stray one with no frame below
             label = 'thumbs_up' if i % 2 else 'thumbs_down'
             rows.append(('/truth', 'nano_vision_msgs/msg/GroundTruth', stamp + 4_000_000,
                          truth_msg(stamp, label=label)))
@@ -429,6 +429,8 @@ def test_compressed_frames_of_a_sqlite3_bag_labelled_by_ground_truth(tmp_path):
     out = tmp_path / 'data'
     assert cli(['dataset', 'from-bag', str(bag), '--out', str(out), '--topic',
                 '/camera/image/compressed', '--label-topic', '/truth']) == 0
+    printed = capsys.readouterr().out
+    assert 'wrote 5 frames' in printed and '1 frames that do not decode skipped' in printed
     entries = manifest(out)
     assert [(e['stamp_ns'], e['label']) for e in entries] == [
         (T0 + i * 50_000_000, 'thumbs_up' if i % 2 else 'thumbs_down') for i in (0, 1, 2, 3, 5)]
