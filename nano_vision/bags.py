@@ -23,6 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 import functools
 import glob
+import importlib.util
 import io
 import logging
 import os
@@ -72,8 +73,14 @@ def _msg_folder():
     try:
         from ament_index_python.packages import get_package_share_directory
         candidates.append(os.path.join(get_package_share_directory(MSGS_PACKAGE), 'msg'))
-    except (ImportError, LookupError, ValueError):
+    except (ImportError, LookupError, OSError, ValueError):  # not installed, or no ament index
         pass
+    # Without an ament index: <prefix>/lib/pythonX.Y/site-packages/<pkg> -> <prefix>/share.
+    spec = importlib.util.find_spec(MSGS_PACKAGE)
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        parents = Path(location).resolve().parents
+        if len(parents) > 3:
+            candidates.append(str(parents[3] / 'share' / MSGS_PACKAGE / 'msg'))
     # A source checkout: the interface package sits beside the Python package.
     candidates.append(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                    MSGS_PACKAGE, 'msg'))
