@@ -39,6 +39,8 @@ MONTAGE_COLUMNS = 4
 VIDEO_SECONDS = 8.0
 # Frames kept in memory for the video (at most VIDEO_SECONDS of them are written).
 VIDEO_BUFFER = 400
+# Marks a dataset folder as the demo's own, which the next run may replace.
+DATASET_MARK = '.nano_vision_demo'
 # Seconds the model node may take to load its model and publish a first result.
 FIRST_RESULT_TIMEOUT_SEC = 180.0
 
@@ -273,6 +275,11 @@ def write_video(stem, frames, fps):
 # ---------------------------------------------------------------- the steps
 
 
+def _say(line):
+    """Print a progress line at once, also into a pipe or a log file."""
+    print(line, flush=True)
+
+
 def _find_executable(name):
     """Return the command that starts the node executable ``name``."""
     path = shutil.which(name)
@@ -342,10 +349,15 @@ class Children:
         self.logs = logs
         self.processes = {}
         self._files = []
-        for name, argv in commands.items():
-            log = open(os.path.join(logs, f'{name}.log'), 'wb')
-            self._files.append(log)
-            self.processes[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            for name, argv in commands.items():
+                log = open(os.path.join(logs, f'{name}.log'), 'wb')
+                self._files.append(log)
+                self.processes[name] = subprocess.Popen(argv, stdout=log,
+                                                        stderr=subprocess.STDOUT)
+        except OSError:
+            self.stop()
+            raise
 
     def check(self):
         """Raise :class:`DemoError` when a node has exited."""
@@ -388,24 +400,30 @@ def _ros_environment():
             pass  # frames this small also pass over UDP
 
 
-def run_live(plan, model, out, echo=print):
+def run_live(plan, model, out, echo=None):
     """Run the live pipeline for ``plan.seconds``; return ``(record, frames)``.
 
     ``record`` holds the last statistics of the model node, the live score,
     the track summary and the steering commands; ``frames`` is a
     :class:`FrameKeeper` of annotated frames.
     """
+    echo = echo or _say
     _ros_environment()
-    from nano_vision.nodes.demo_monitor import DemoMonitor
+    try:
+        from nano_vision.nodes.demo_monitor import DemoMonitor
+    except ImportError as exc:
+        raise DemoError(f'the live step needs ROS 2 and the built workspace ({exc}): run '
+                        'make setup, then . ./activate.sh') from None
     namespace = f'/nano_vision_demo_{uuid.uuid4().hex[:8]}'
     commands = node_commands(plan, model, namespace)
     echo(f'      nodes: {", ".join(commands)} in namespace {namespace} '
          f'(logs in {os.path.join(out, "logs")})')
     children = Children(commands, os.path.join(out, 'logs'))
-    monitor = DemoMonitor(namespace, plan.model_node, steering=bool(plan.steering),
-                          track=plan.project == 'line_following',
-                          montage_every_sec=plan.seconds / MONTAGE_FRAMES)
+    monitor = None
     try:
+        monitor = DemoMonitor(namespace, plan.model_node, steering=bool(plan.steering),
+                              track=plan.project == 'line_following',
+                              montage_every_sec=plan.seconds / MONTAGE_FRAMES)
         began = time.monotonic()
         while monitor.first_result is None:
             children.check()
@@ -424,7 +442,8 @@ def run_live(plan, model, out, echo=print):
         monitor.spin_for_stats(timeout=3.0)
     finally:
         children.stop()
-        monitor.close()
+        if monitor is not None:
+            monitor.close()
     return monitor.record(), monitor.frames
 
 
@@ -491,12 +510,13 @@ def format_summary(summary):
     return lines
 
 
-def run_demo(project='face_xy', out='demo_out', quick=False, seconds=None, echo=print):
+def run_demo(project='face_xy', out='demo_out', quick=False, seconds=None, echo=None):
     """Run the demo of ``project`` into the folder ``out``; return the summary dictionary.
 
     :raises DemoError: a step failed (the message says which and why)
     :raises ValueError: bad options
     """
+    echo = echo or _say
     plan = make_plan(project, quick, seconds)
     out = os.path.abspath(out)
     os.makedirs(out, exist_ok=True)
@@ -508,9 +528,9 @@ def run_demo(project='face_xy', out='demo_out', quick=False, seconds=None, echo=
          f'labelled from its ground truth -> {data}')
     started = time.monotonic()
     from nano_vision.synthetic_dataset import write_synthetic_dataset
-    if os.path.isdir(data):
-        shutil.rmtree(data)  # a dataset from an earlier run would be trained on twice
+    _clear_dataset(data)
     samples = write_synthetic_dataset(plan.scene, data, plan.count, plan.dataset_size, seed=1)
+    open(os.path.join(data, DATASET_MARK), 'w').close()
     timing['dataset'] = time.monotonic() - started
     echo(f'      {len(samples)} labelled files in {timing["dataset"]:.0f} s')
 
@@ -530,9 +550,9 @@ def run_demo(project='face_xy', out='demo_out', quick=False, seconds=None, echo=
 
     echo('[4/5] pictures: montage, training curves, video')
     files = {'model': os.path.basename(model)}
-    curves = model[:-3] + '.curves.png'
-    if os.path.exists(curves):
-        files['curves'] = os.path.basename(curves)
+    for kind in ('curves', 'confusion'):  # the trainer's plots
+        if os.path.exists(f'{model[:-3]}.{kind}.png'):
+            files[kind] = os.path.basename(f'{model[:-3]}.{kind}.png')
     montage = frames.montage_frames()
     if not montage:
         raise DemoError('no annotated frame arrived from the overlay node:\n'
@@ -567,6 +587,15 @@ def run_demo(project='face_xy', out='demo_out', quick=False, seconds=None, echo=
     for line in format_summary(summary):
         echo(line)
     return summary
+
+
+def _clear_dataset(data):
+    """Remove the dataset of an earlier demo (it would be trained on twice), nothing else."""
+    if not os.path.exists(data):
+        return
+    if not os.path.exists(os.path.join(data, DATASET_MARK)):
+        raise DemoError(f'{data} exists and was not written by the demo: give another --out')
+    shutil.rmtree(data)
 
 
 def _train(plan, data, model, echo):

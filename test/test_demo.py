@@ -12,8 +12,9 @@ import cv2
 import numpy as np
 import pytest
 
-from nano_vision.demo import (FrameKeeper, LiveScore, make_montage, make_plan, PROJECTS,
-                              track_summary, write_video)
+from nano_vision.demo import (_clear_dataset, DATASET_MARK, DemoError, FrameKeeper, LiveScore,
+                              make_montage, make_plan, node_commands, PROJECTS, track_summary,
+                              write_video)
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -27,6 +28,21 @@ def test_plans_shrink_for_quick_runs_and_refuse_unknown_projects():
         make_plan('faces')
     with pytest.raises(ValueError, match='seconds'):
         make_plan('face_xy', seconds=0)
+
+
+def test_steering_has_the_motors_off_for_faces_and_drives_only_the_simulator():
+    face = node_commands(make_plan('face_xy'), 'face.pt', '/ns')
+    assert list(face) == ['camera', 'regressor', 'overlay', 'steering']
+    assert 'enabled:=false' in face['steering'] and 'keypoint:=nose' in face['steering']
+    assert 'source:=synthetic:face' in face['camera']
+    road = node_commands(make_plan('line_following'), 'road.pt', '/ns')
+    assert list(road) == ['sim', 'regressor', 'overlay', 'steering']
+    assert 'enabled:=false' not in road['steering'] and '--params-file' in road['steering']
+    assert f'track:={make_plan("line_following").track}' in road['sim']
+    thumbs = node_commands(make_plan('thumbs'), 'thumbs.pt', '/ns')
+    assert list(thumbs) == ['camera', 'classifier', 'overlay']
+    for argv in [*face.values(), *road.values(), *thumbs.values()]:
+        assert '__ns:=/ns' in argv
 
 
 def test_live_labels_are_scored_against_the_truth_of_their_own_frame():
@@ -90,6 +106,17 @@ def test_pictures_montage_spread_over_the_run_and_video_of_its_end(tmp_path):
     while video.read()[0]:
         count += 1
     assert count == len(frames)
+
+
+def test_a_dataset_folder_the_demo_did_not_write_is_never_removed(tmp_path):
+    theirs = tmp_path / 'data'
+    (theirs / 'nose').mkdir(parents=True)
+    with pytest.raises(DemoError, match='another --out'):
+        _clear_dataset(str(theirs))
+    assert (theirs / 'nose').is_dir()
+    (theirs / DATASET_MARK).touch()
+    _clear_dataset(str(theirs))
+    assert not theirs.exists()
 
 
 def _readme_demo_commands():
