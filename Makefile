@@ -17,8 +17,12 @@ PACKAGE_FILES := package.xml setup.py setup.cfg colcon_defaults.yaml \
 		-not -path '*/__pycache__/*' 2>/dev/null)
 
 PYTEST_ARGS ?= test
+# make demo: PROJECT=face_xy|thumbs|line_following, DEMO_ARGS=--quick or --seconds N
+PROJECT ?= face_xy
+DEMO_OUT ?= demo_out
+DEMO_ARGS ?=
 
-.PHONY: setup build test lint bench clean distclean
+.PHONY: setup build test lint bench demo clean distclean
 
 setup: install/.built
 
@@ -42,6 +46,9 @@ test: install/.built
 
 lint: install/.built
 	. ./activate.sh && pytest test/test_lint.py
+
+demo: install/.built
+	. ./activate.sh && nano-vision demo --project $(PROJECT) --out $(DEMO_OUT) $(DEMO_ARGS)
 
 bench: install/.built
 	. ./activate.sh && python bench/camera_fps.py && python bench/inference_overload.py

@@ -1,4 +1,4 @@
-"""The ``nano-vision`` command: datasets, training, evaluation, prediction, export.
+"""The ``nano-vision`` command: datasets, training, evaluation, prediction, export, demo.
 
 nano-vision dataset synth --scene face --count 300 --out data/face
 nano-vision dataset stats data/face
@@ -7,6 +7,7 @@ nano-vision train data/face --out face.pt
 nano-vision eval face.pt data/face_test
 nano-vision predict face.pt image.jpg
 nano-vision export face.pt --onnx
+nano-vision demo --project thumbs --out demo_out
 """
 
 import argparse
@@ -149,6 +150,16 @@ def _export(args):
     return 0
 
 
+def _demo(args):
+    from nano_vision.demo import DemoError, run_demo
+    try:
+        run_demo(args.project, args.out, quick=args.quick, seconds=args.seconds)
+    except DemoError as exc:
+        print(f'nano-vision demo: error: {exc}', file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser():
     """Return the argument parser of ``nano-vision``."""
     parser = argparse.ArgumentParser(
@@ -247,6 +258,21 @@ def build_parser():
     export.add_argument('--tolerance', type=float, default=1e-3,
                         help='largest accepted difference between ONNX and PyTorch outputs')
     export.set_defaults(run=_export)
+
+    demo = commands.add_parser(
+        'demo', help='synthetic camera -> dataset -> training -> live ROS pipeline -> summary',
+        description='Render a labelled synthetic dataset, train a model on it, run the '
+        'camera (or simulator), model, overlay and steering nodes with it, and write a '
+        'summary, a montage, the training curves and a video. Needs the built workspace '
+        '(. ./activate.sh).')
+    demo.add_argument('--project', default='face_xy',
+                      choices=['face_xy', 'thumbs', 'line_following'])
+    demo.add_argument('--out', default='demo_out', help='folder for everything it writes')
+    demo.add_argument('--quick', action='store_true',
+                      help='tiny dataset, one epoch, 5 s live: every step and file, fast')
+    demo.add_argument('--seconds', type=float,
+                      help='seconds of the live run (default 20, line_following 30)')
+    demo.set_defaults(run=_demo)
     return parser
 
 

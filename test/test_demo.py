@@ -1,0 +1,174 @@
+"""The demo: its scoring and pictures, and the README's ``make demo`` commands run as written."""
+
+import json
+import os
+import pathlib
+import re
+import shlex
+import subprocess
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+
+from nano_vision.demo import (_clear_dataset, DATASET_MARK, DemoError, FrameKeeper, LiveScore,
+                              make_montage, make_plan, node_commands, PROJECTS, track_summary,
+                              write_video)
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_plans_shrink_for_quick_runs_and_refuse_unknown_projects():
+    full, quick = make_plan('thumbs'), make_plan('thumbs', quick=True)
+    assert quick.count < full.count and quick.epochs < full.epochs
+    assert quick.seconds < full.seconds
+    assert make_plan('face_xy', seconds=3).seconds == 3.0
+    with pytest.raises(ValueError, match='face_xy'):
+        make_plan('faces')
+    with pytest.raises(ValueError, match='seconds'):
+        make_plan('face_xy', seconds=0)
+
+
+def test_steering_has_the_motors_off_for_faces_and_drives_only_the_simulator():
+    face = node_commands(make_plan('face_xy'), 'face.pt', '/ns')
+    assert list(face) == ['camera', 'regressor', 'overlay', 'steering']
+    assert 'enabled:=false' in face['steering'] and 'keypoint:=nose' in face['steering']
+    assert 'source:=synthetic:face' in face['camera']
+    road = node_commands(make_plan('line_following'), 'road.pt', '/ns')
+    assert list(road) == ['sim', 'regressor', 'overlay', 'steering']
+    assert 'enabled:=false' not in road['steering'] and '--params-file' in road['steering']
+    assert f'track:={make_plan("line_following").track}' in road['sim']
+    thumbs = node_commands(make_plan('thumbs'), 'thumbs.pt', '/ns')
+    assert list(thumbs) == ['camera', 'classifier', 'overlay']
+    for argv in [*face.values(), *road.values(), *thumbs.values()]:
+        assert '__ns:=/ns' in argv
+
+
+def test_live_labels_are_scored_against_the_truth_of_their_own_frame():
+    score = LiveScore()
+    score.add_truth(1, {'label': 'thumbs_up'})
+    score.add_prediction(1, {'label': 'thumbs_up'})
+    score.add_prediction(2, {'label': 'thumbs_up'})  # result before its frame's truth
+    score.add_truth(2, {'label': 'thumbs_down'})
+    score.add_truth(3, {'label': 'thumbs_down'})  # a frame the model dropped
+    score.add_prediction(4, {'label': 'thumbs_up'})  # no truth for this one
+    summary = score.summary()
+    assert summary['frames_with_truth'] == 2
+    assert summary['accuracy'] == 0.5
+
+
+def test_live_points_are_scored_in_pixels_and_normalised_units():
+    score = LiveScore()
+    truth = {'points': {'nose': (100.0, 50.0), 'left_eye': (120.0, 40.0)},
+             'width': 200, 'height': 100}
+    score.add_truth(7, truth)
+    score.add_prediction(7, {'points': {'nose': (103.0, 54.0), 'left_eye': (120.0, 40.0)}})
+    summary = score.summary()
+    assert summary['median_px'] == {'nose': 5.0, 'left_eye': 0.0}
+    assert summary['rmse_px'] == pytest.approx(np.sqrt(25 / 2), abs=0.01)
+    # 3 px of 200 and 4 px of 100 are 0.03 and 0.08 in [-1, 1] units
+    assert summary['rmse'] == pytest.approx(np.sqrt((0.03 ** 2 + 0.08 ** 2) / 2), abs=1e-4)
+    assert summary['frame_size'] == '200x100'
+
+
+def test_track_summary_counts_laps_and_cross_track_error_while_moving():
+    def state(linear, progress, laps, cte, on_track=True):
+        return SimpleNamespace(linear=linear, progress=progress, laps=laps,
+                               cross_track_error=cte, on_track=on_track)
+
+    states = [state(0.0, 0.0, 0, 0.5), state(0.3, 0.5, 0, -0.02), state(0.3, 1.2, 1, 0.04),
+              state(0.3, 1.3, 1, 0.30, on_track=False)]
+    summary = track_summary(states)
+    assert summary['laps'] == 1 and summary['progress'] == 1.3
+    assert summary['frames'] == 3  # the robot standing at the start does not count
+    assert summary['mean_abs_cte_m'] == pytest.approx(0.12)
+    assert summary['max_abs_cte_m'] == 0.3
+    assert summary['on_track_fraction'] == pytest.approx(2 / 3, abs=1e-4)
+    assert track_summary([])['laps'] == 0
+
+
+def test_pictures_montage_spread_over_the_run_and_video_of_its_end(tmp_path):
+    keeper = FrameKeeper(montage_every_sec=1.0, video_buffer=50)
+    for i in range(100):  # 10 s at 10 fps, frame i has grey level i
+        keeper.add(i / 10, np.full((48, 64, 3), i, np.uint8))
+    montage = keeper.montage_frames(4)
+    assert [int(f[0, 0, 0]) for f in montage] == [0, 30, 60, 90]
+    frames, fps = keeper.video_frames(seconds=2.0)
+    assert len(frames) == 21 and fps == pytest.approx(10.0)
+    assert int(frames[-1][0, 0, 0]) == 99
+
+    tiled = make_montage(montage, columns=3, tile=64)
+    assert tiled.shape == (2 * 48, 3 * 64, 3)
+    path = write_video(str(tmp_path / 'clip'), frames, fps)
+    video = cv2.VideoCapture(path)
+    count = 0
+    while video.read()[0]:
+        count += 1
+    assert count == len(frames)
+
+
+def test_a_dataset_folder_the_demo_did_not_write_is_never_removed(tmp_path):
+    theirs = tmp_path / 'data'
+    (theirs / 'nose').mkdir(parents=True)
+    with pytest.raises(DemoError, match='another --out'):
+        _clear_dataset(str(theirs))
+    assert (theirs / 'nose').is_dir()
+    (theirs / DATASET_MARK).touch()
+    _clear_dataset(str(theirs))
+    assert not theirs.exists()
+
+
+def _readme_demo_commands():
+    """Return the ``make demo`` command lines of the README's code blocks."""
+    readme = (ROOT / 'README.md').read_text(encoding='utf-8')
+    commands = []
+    for block in re.findall(r'```(?:bash|sh)?\n(.*?)```', readme, re.S):
+        for line in block.splitlines():
+            if line.strip().startswith('make demo'):
+                commands.append(shlex.split(line, comments=True))
+    return commands
+
+
+def test_readme_shows_the_demo_of_each_project():
+    projects = set()
+    for words in _readme_demo_commands():
+        settings = dict(w.split('=', 1) for w in words[2:] if '=' in w)
+        projects.add(settings.get('PROJECT', 'face_xy'))
+    assert {'face_xy', 'line_following'} <= projects <= set(PROJECTS)
+
+
+@pytest.mark.parametrize('project', ['face_xy', 'line_following'])
+def test_readme_demo_command_runs_as_written_in_quick_mode(project, tmp_path):
+    pytest.importorskip('rclpy')
+    command = next(words for words in _readme_demo_commands()
+                   if dict(w.split('=', 1) for w in words[2:] if '=' in w).get(
+                       'PROJECT', 'face_xy') == project)
+    out = tmp_path / 'demo'
+    run = subprocess.run([*command, f'DEMO_OUT={out}', 'DEMO_ARGS=--quick'], cwd=ROOT,
+                         capture_output=True, text=True, timeout=280)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    for step in ('[1/5] dataset', '[2/5] training', '[3/5] live', '[4/5] pictures',
+                 '[5/5] summary', f'nano_vision demo: {project} (quick)'):
+        assert step in run.stdout
+
+    summary = json.loads((out / 'summary.json').read_text())
+    assert summary['project'] == project
+    assert set(summary['files']) >= {'model', 'curves', 'montage', 'video', 'summary'}
+    for name in summary['files'].values():
+        assert (out / name).stat().st_size > 0, name
+    assert summary['validation']['rmse'] > 0
+    live = summary['live']
+    assert live['stats']['frames_processed'] > 0 and live['stats']['fps'] > 0
+    assert live['stats']['latency_ms_p99'] >= live['stats']['latency_ms_p50'] > 0
+    assert live['accuracy']['frames_with_truth'] > 0 and 'rmse_px' in live['accuracy']
+    assert live['annotated_frames'] > 0
+    if project == 'line_following':
+        assert live['track']['track_frames'] > 0 and 'laps' in live['track']
+    else:
+        assert live['steering']['commands'] > 0  # motors off: ~/command only
+    montage = cv2.imread(str(out / summary['files']['montage']))
+    assert montage is not None and montage.shape[0] >= 224
+    video = cv2.VideoCapture(str(out / summary['files']['video']))
+    assert video.read()[0]
+    assert not os.path.exists(out / f'{project}.last.pt')
