@@ -9,6 +9,7 @@ setup(
     name=package_name,
     version='0.1.0',
     packages=find_packages(include=[package_name, package_name + '.*']),
+    package_data={package_name: ['web/*.html', 'web/*.js', 'web/*.css']},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
@@ -27,6 +28,7 @@ setup(
             'classifier = nano_vision.nodes.classifier:main',
             'regressor = nano_vision.nodes.regressor:main',
             'overlay = nano_vision.nodes.overlay:main',
+            'dataset_recorder = nano_vision.nodes.dataset_recorder:main',
             'nano-vision = nano_vision.cli:main',
         ],
     },

@@ -3,10 +3,12 @@
 from nano_vision.camera_config import CAMERA_PARAMETERS
 from nano_vision.inference_config import (CLASSIFIER_PARAMETERS, OVERLAY_PARAMETERS,
                                           REGRESSOR_PARAMETERS)
+from nano_vision.recorder_config import RECORDER_PARAMETERS
 
 NODE_PARAMETERS = {
     'camera': CAMERA_PARAMETERS,
     'classifier': CLASSIFIER_PARAMETERS,
     'regressor': REGRESSOR_PARAMETERS,
     'overlay': OVERLAY_PARAMETERS,
+    'dataset_recorder': RECORDER_PARAMETERS,
 }

@@ -233,11 +233,13 @@ class Recorder:
                 self.categories.append(name)
         return name
 
-    def capture(self, image, encoding, label, point=None, stamp_ns=0, source=''):
+    def capture(self, image, encoding, label, point=None, stamp_ns=0, source='', group=None):
         """Save one frame with a label (and a point for XY datasets); return its Sample.
 
         :param image: pixels as an array in ``encoding`` (rgb8, bgr8, mono8, ...)
         :param point: ``(x, y)`` normalised to [-1, 1] (see coords.py), XY only
+        :param group: uuid of the file name; give the same one to the points of
+            one frame (training keeps them on the same side of its split)
         :raises RecorderError: bad label or point, or the files could not be
             written (nothing of the capture is left on disk then)
         """
@@ -252,7 +254,7 @@ class Recorder:
         except (ImageConversionError, KeyError, cv2.error) as exc:
             raise RecorderError(f'cannot save a {encoding} frame: {exc}') from None
         height, width = bgr.shape[:2]
-        uid = str(uuid.uuid4())
+        uid = str(group or uuid.uuid4())
         x = y = None
         if point is None:
             name = f'{uid}.jpg'
