@@ -28,6 +28,7 @@ import threading
 import uuid
 
 import cv2
+from PIL import Image as PILImage
 
 from nano_vision.coords import to_normalised, to_pixels
 from nano_vision.datasets import (check_category, CLASSIFICATION, DatasetError,
@@ -179,6 +180,7 @@ class Recorder:
             raise RecorderError(f'{exc}; fix or remove that line') from None
         self._counts = Counter({c: len(_images(os.path.join(self.root, c)))
                                 for c in _category_folders(self.root)})
+        self._check_layout()
         for name in categories:
             self.add_category(name)
 
@@ -362,8 +364,11 @@ class Recorder:
         """Return a manifest entry rebuilt from an image file and its name."""
         path = os.path.join(root, relative)
         label, name = relative.split('/')
-        image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-        height, width = image.shape[:2] if image is not None else (0, 0)
+        try:
+            with PILImage.open(path) as image:  # the header only: fast on big folders
+                width, height = image.size
+        except (OSError, ValueError):
+            width = height = 0
         x = y = None
         parsed = parse_xy_name(name) if self.task == XY else None
         if parsed and width and height:
@@ -372,6 +377,19 @@ class Recorder:
         sample = Sample(os.path.join(self.root, relative), label, width, height, x, y, group,
                         0, source)
         return json.loads(manifest_line(sample, self.root))
+
+    def _check_layout(self):
+        """Refuse to add one task's files to a dataset of the other task."""
+        names = [f'{c}/{n}' for c in self._counts for n in _images(os.path.join(self.root, c))]
+        with_point = [n for n in names if parse_xy_name(n.split('/')[1])]
+        if self.task == XY and len(with_point) < len(names):
+            example = next(n for n in names if n not in with_point)
+            raise RecorderError(f'{self.root} holds files without a point in their name '
+                                f'(e.g. {example}): record it with task classification, '
+                                'or choose another folder')
+        if self.task == CLASSIFICATION and names and len(with_point) == len(names):
+            raise RecorderError(f'{self.root} is an XY dataset (e.g. {names[0]}): record it '
+                                'with task xy, or choose another folder')
 
     def _remove_temporary_files(self):
         """Delete the temporary files a killed run left; return how many."""

@@ -224,3 +224,25 @@ def test_samples_are_listed_newest_first_by_category(tmp_path):
     assert recorder.samples() == names[::-1]
     assert recorder.samples('a') == [names[2], names[0]]
     assert recorder.path_of(names[0]) == paths[0]
+
+
+def test_a_dataset_of_the_other_task_is_refused(tmp_path):
+    Recorder(tmp_path / 'xy', task='xy').capture(frame(), 'rgb8', 'nose', point=(0.0, 0.0))
+    Recorder(tmp_path / 'cls').capture(frame(), 'rgb8', 'up')
+    with pytest.raises(RecorderError, match='is an XY dataset'):
+        Recorder(tmp_path / 'xy')
+    with pytest.raises(RecorderError, match='without a point'):
+        Recorder(tmp_path / 'cls', task='xy')
+
+
+def test_categories_are_a_checked_string_array():
+    from nano_vision.recorder_config import RecorderConfig
+    config = RecorderConfig.from_values({'dataset': 'd', 'categories': ['a', 'b']})
+    assert config.categories == ('a', 'b')
+    assert RecorderConfig.from_values({'dataset': 'd'}).categories == ()
+    with pytest.raises(ValueError, match='list of strings'):
+        RecorderConfig.from_values({'dataset': 'd', 'categories': 'a,b'})
+    with pytest.raises(ValueError, match='not allowed'):
+        RecorderConfig.from_values({'dataset': 'd', 'categories': ['a', '../b']})
+    with pytest.raises(ValueError, match='dataset is empty'):
+        RecorderConfig.from_values({})

@@ -29,6 +29,8 @@ from nano_vision.nodes.dataset_recorder import DatasetRecorderNode  # noqa: E402
 from nano_vision.nodes.messages import image_msg  # noqa: E402
 
 WIDTH, HEIGHT = 160, 120
+# generous waits: CI machines are shared and slow
+expect.set_options(timeout=20_000)
 
 
 def free_port():
@@ -52,10 +54,11 @@ def recorder_page(ros, tmp_path):
             image_msg(pixels, 'rgb8', Header(frame_id='cam'))))
         spinning.start()
         page = browser.new_page(viewport={'width': 1000, 'height': 800})
+        page.set_default_timeout(30_000)
         page.goto(node.server.url)
         expect(page.locator('body')).to_have_attribute('data-ready', '1')
         page.wait_for_function(
-            "document.getElementById('live').naturalWidth > 0", timeout=15000)
+            "document.getElementById('live').naturalWidth > 0")
         return node, page, dataset
 
     stop = threading.Event()
