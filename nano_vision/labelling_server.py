@@ -20,11 +20,15 @@ on a robot that is offline. Routes:
 
 POST bodies must be JSON (``Content-Type: application/json``): a page of
 another site cannot send that without the browser asking first, so it cannot
-label or delete through a visitor's browser. Failures answer 400 with
-``{"ok": false, "message": ...}``; every answer carries the counts.
+label or delete through a visitor's browser. A server on a loopback address
+answers only requests addressed to ``localhost`` or a loopback address, so a
+site whose name is made to resolve to 127.0.0.1 (DNS rebinding) cannot reach
+it either. Failures answer 400 with ``{"ok": false, "message": ...}``; every
+answer carries the counts.
 """
 
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import ipaddress
 import json
 import logging
 import os
@@ -56,8 +60,8 @@ class LabellingServer:
         handler = type('Handler', (_Handler,), {'app': app})
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name='labelling-page',
-                                        daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.1,),
+                                        name='labelling-page', daemon=True)
 
     @property
     def url(self):
@@ -102,7 +106,22 @@ class _Handler(BaseHTTPRequestHandler):
     def _fail(self, message, status=400):
         self._json({'ok': False, 'message': message}, status)
 
+    def _foreign_host(self):
+        """Refuse a request to a loopback server under another name; return True if refused."""
+        if not ipaddress.ip_address(self.server.server_address[0]).is_loopback:
+            return False
+        host = urlsplit(f'//{self.headers.get("Host", "")}').hostname or ''
+        try:
+            if host == 'localhost' or ipaddress.ip_address(host).is_loopback:
+                return False
+        except ValueError:
+            pass  # a name, not an address
+        self._send(403, b'this page answers on localhost only', 'text/plain')
+        return True
+
     def do_GET(self):  # noqa: N802 - the name http.server calls
+        if self._foreign_host():
+            return
         url = urlsplit(self.path)
         path = unquote(url.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
@@ -136,6 +155,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._fail(str(exc), 404)
 
     def do_POST(self):  # noqa: N802 - the name http.server calls
+        if self._foreign_host():
+            return
         if self.headers.get_content_type() != 'application/json':
             self._fail('send JSON (Content-Type: application/json)', 415)
             return

@@ -38,11 +38,13 @@ def server(tmp_path):
     server.close()
 
 
-def request(server, path, body=None, content_type='application/json'):
+def request(server, path, body=None, content_type='application/json', host=None):
     data = None if body is None else (body if isinstance(body, bytes)
                                       else json.dumps(body).encode())
-    req = urllib.request.Request(server.url + path.lstrip('/'), data=data,
-                                 headers={'Content-Type': content_type} if data else {})
+    headers = {'Content-Type': content_type} if data else {}
+    if host:
+        headers['Host'] = host
+    req = urllib.request.Request(server.url + path.lstrip('/'), data=data, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=10) as answer:
             return answer.status, answer.read(), answer.headers.get_content_type()
@@ -101,3 +103,13 @@ def test_actions_need_json_and_refuse_bad_names(server):
     assert request(server, '/api/capture', b'[1]')[0] == 400
     assert app.recorder.counts() == {'a': 0}
     assert os.listdir(app.recorder.root) == []
+
+
+def test_a_loopback_page_answers_only_to_loopback_names(server):
+    server, app = server
+    port = server.httpd.server_address[1]
+    assert request(server, '/api/state', host=f'localhost:{port}')[0] == 200
+    for name in (f'evil.example:{port}', 'evil.example', f'127.0.0.1.evil.example:{port}'):
+        assert request(server, '/api/state', host=name)[0] == 403
+        assert request(server, '/api/capture', {'label': 'a'}, host=name)[0] == 403
+    assert app.recorder.counts() == {'a': 0}
