@@ -2,6 +2,7 @@
 
 nano-vision dataset synth --scene face --count 300 --out data/face
 nano-vision dataset stats data/face
+nano-vision dataset from-bag runs/face_1 --out data/face --topic /image_raw --label-topic /truth
 nano-vision train data/face --out face.pt
 nano-vision eval face.pt data/face_test
 nano-vision predict face.pt image.jpg
@@ -27,6 +28,19 @@ def _dataset_synth(args):
     from nano_vision.synthetic_dataset import write_synthetic_dataset
     samples = write_synthetic_dataset(args.scene, args.out, args.count, args.size, args.seed)
     print(f'wrote {len(samples)} images of synthetic:{args.scene} to {args.out}')
+    return 0
+
+
+def _dataset_from_bag(args):
+    from nano_vision.bags import BagError, dataset_from_bag
+    try:
+        report = dataset_from_bag(args.bag, args.out, args.topic, every=args.every,
+                                  start=args.start, end=args.end, label=args.label,
+                                  label_topic=args.label_topic)
+    except BagError as exc:
+        print(f'nano-vision dataset from-bag: error: {exc}', file=sys.stderr)
+        return 2
+    print('\n'.join(report.lines()))
     return 0
 
 
@@ -158,6 +172,24 @@ def build_parser():
     synth.add_argument('--seed', type=int, default=0)
     synth.add_argument('--out', required=True, help='folder to write (created)')
     synth.set_defaults(run=_dataset_synth)
+    from_bag = dataset_commands.add_parser(
+        'from-bag', help='extract a dataset from the frames of a rosbag2 bag (mcap or sqlite3)')
+    from_bag.add_argument('bag', help='bag folder, or one .mcap or .db3 file')
+    from_bag.add_argument('--out', required=True, help='dataset folder to write (must be new)')
+    from_bag.add_argument('--topic', required=True,
+                          help='sensor_msgs/Image or CompressedImage topic, e.g. /image_raw')
+    from_bag.add_argument('--every', type=int, default=1, metavar='N',
+                          help='keep every Nth frame of the window')
+    from_bag.add_argument('--start', type=float, metavar='S',
+                          help='window start: seconds from the bag start, or absolute '
+                          'seconds since the epoch (>= 1e9)')
+    from_bag.add_argument('--end', type=float, metavar='E', help='window end (inclusive)')
+    labels = from_bag.add_mutually_exclusive_group(required=True)
+    labels.add_argument('--label', metavar='CATEGORY', help='one category for every frame')
+    labels.add_argument('--label-topic', metavar='TOPIC',
+                        help='std_msgs/String (the newest label at or before each frame) or '
+                        'GroundTruth/Classification/Keypoints (the same header stamp)')
+    from_bag.set_defaults(run=_dataset_from_bag)
 
     train = commands.add_parser('train', help='train a model on a dataset folder')
     train.add_argument('data', help='dataset folder (<category>/<image>)')

@@ -6,8 +6,40 @@ import uuid
 import cv2
 import numpy as np
 
+from nano_vision.coords import to_normalised
 from nano_vision.datasets import MANIFEST, manifest_line, Sample, xy_file_name
 from nano_vision.synthetic import make_scene
+
+
+def write_frame(out, manifest, encoded, labels, width, height, uid, stamp_ns=0, source=''):
+    """Write one JPEG-encoded frame under each of its labels; return the samples.
+
+    Classification labels give ``<out>/<label>/<uid>.jpg``; point labels give
+    the course's ``<out>/<point>/<u>_<v>_<uid>.jpg``, all with the frame's
+    ``uid`` (training reads them as one frame with several points). One
+    manifest line per file goes to the open ``manifest`` stream.
+
+    :param encoded: JPEG bytes of the frame
+    :param labels: ``(category, (u, v))`` pairs, pixels of this frame, or
+        ``(category, None)`` for a class label
+    """
+    samples = []
+    for label, point in labels:
+        x = y = None
+        name = f'{uid}.jpg'
+        if point is not None:
+            u, v = round(point[0]), round(point[1])
+            name = xy_file_name(u, v, uid)
+            x, y = to_normalised(u, v, width, height)
+        folder = os.path.join(out, label)
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, name)
+        with open(path, 'wb') as stream:
+            stream.write(encoded)
+        sample = Sample(path, label, width, height, x, y, uid, stamp_ns, source)
+        manifest.write(manifest_line(sample, out))
+        samples.append(sample)
+    return samples
 
 
 def write_synthetic_dataset(scene_name, out, count, size=224, seed=0, jpeg_quality=90):
@@ -18,8 +50,7 @@ def write_synthetic_dataset(scene_name, out, count, size=224, seed=0, jpeg_quali
 
     Classification scenes give ``<out>/<label>/<uuid>.jpg``. Point scenes give
     the course's ``<out>/<point>/<u>_<v>_<uuid>.jpg`` for every point of the
-    frame, all with the frame's uuid (training reads them as one frame with
-    several points).
+    frame (see :func:`write_frame`).
     """
     width, height = (size, size) if isinstance(size, int) else size
     scene = make_scene(scene_name)
@@ -33,21 +64,9 @@ def write_synthetic_dataset(scene_name, out, count, size=224, seed=0, jpeg_quali
             encoded = cv2.imencode('.jpg', cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
                                    [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])[1].tobytes()
             if scene.point_names:
-                labels = []
-                for point in truth.points:
-                    u, v = round(point.u), round(point.v)
-                    labels.append((point.name, xy_file_name(u, v, uid),
-                                   2.0 * u / width - 1.0, 2.0 * v / height - 1.0))
+                labels = [(p.name, (p.u, p.v)) for p in truth.points]
             else:
-                labels = [(truth.label, f'{uid}.jpg', None, None)]
-            for label, name, x, y in labels:
-                folder = os.path.join(out, label)
-                os.makedirs(folder, exist_ok=True)
-                path = os.path.join(folder, name)
-                with open(path, 'wb') as stream:
-                    stream.write(encoded)
-                sample = Sample(path, label, width, height, x, y, uid, 0,
-                                f'synthetic:{scene_name}')
-                manifest.write(manifest_line(sample, out))
-                samples.append(sample)
+                labels = [(truth.label, None)]
+            samples += write_frame(out, manifest, encoded, labels, width, height, uid, 0,
+                                   f'synthetic:{scene_name}')
     return samples
