@@ -3,6 +3,7 @@
 ros2 launch nano_vision record.launch.py dataset:=data/thumbs categories:=thumbs_up,thumbs_down
 ros2 launch nano_vision record.launch.py dataset:=data/face task:=xy \
     categories:=nose,left_eye,right_eye source:=synthetic:face port:=8080 namespace:=robot1
+ros2 launch nano_vision record.launch.py dataset:=data/thumbs bag:=runs/thumbs_1
 
 Then open http://127.0.0.1:8080/ (port:=0 serves no page; the ~/capture
 service works either way).
@@ -26,6 +27,7 @@ def _recorder(context):
         'dataset': LaunchConfiguration('dataset').perform(context),
         'task': LaunchConfiguration('task').perform(context),
         'port': int(LaunchConfiguration('port').perform(context)),
+        'bag': LaunchConfiguration('bag').perform(context),
     }
     names = [name.strip() for name in categories.split(',') if name.strip()]
     if names:  # an empty list has no type a parameter file can carry: leave it out
@@ -47,6 +49,9 @@ def generate_launch_description():
                                           'e.g. thumbs_up,thumbs_down'),
         DeclareLaunchArgument('port', default_value='8080',
                               description='Port of the labelling page; 0 serves none'),
+        DeclareLaunchArgument('bag', default_value='',
+                              description='Also record an mcap bag into this new folder; '
+                                          'empty: no bag'),
         DeclareLaunchArgument('source', default_value='/dev/video0',
                               description='/dev/videoN, csi, gst:<pipeline>, a video file, '
                                           'an image folder or synthetic:<scene>'),

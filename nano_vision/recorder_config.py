@@ -28,6 +28,9 @@ RECORDER_PARAMETERS = (
               'label is empty).', read_only=False, choices=LABEL_SOURCES),
     ParamSpec('jpeg_quality', 95, 'JPEG quality of the saved images.', read_only=False,
               min_value=1, max_value=100),
+    ParamSpec('bag', '', 'Also record image, ground_truth and the current label (~/label, '
+              'std_msgs/String) to this new rosbag2 folder (mcap); empty: no bag. The bag '
+              'is closed when the node stops, also on Ctrl-C or SIGTERM.'),
     ParamSpec('port', 0, 'Serve the labelling page on this TCP port; 0: no page.',
               min_value=0, max_value=65535),
     ParamSpec('host', '127.0.0.1', 'Address the page listens on; 0.0.0.0 opens it to the '
@@ -47,6 +50,7 @@ class RecorderConfig:
     rate_hz: float
     label_source: str
     jpeg_quality: int
+    bag: str
     port: int
     host: str
 

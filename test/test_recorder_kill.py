@@ -4,7 +4,8 @@ The recorder runs as its own process; this test publishes frames and calls
 ~/capture as fast as the answers come, then sends SIGINT or SIGTERM while
 calls are under way. Every answered capture must be on disk, every image
 complete and listed once in the manifest, no temporary file left, and the
-next start must count the same samples.
+next start must count the same samples. The bag the recorder kept of its
+frames must be closed properly on the way out.
 """
 
 import json
@@ -29,23 +30,24 @@ if Capture is None:  # an uninstalled nano_vision_msgs imports as an empty names
 from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
+from nano_vision.bags import open_bag  # noqa: E402
 from nano_vision.datasets import MANIFEST  # noqa: E402
 from nano_vision.nodes.messages import image_msg  # noqa: E402
 
-COUNTS_LINE = re.compile(r'recording classification dataset \S+: (.*)$')
+COUNTS_LINE = re.compile(r'recording classification dataset \S+: ([^;]*)')
 
 
 class Recorder:
     """The dataset_recorder process and the lines it logged."""
 
-    def __init__(self, dataset, namespace):
+    def __init__(self, dataset, namespace, bag=None):
         env = dict(os.environ, ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST',
                    ROS_LOCALHOST_ONLY='1', PYTHONUNBUFFERED='1',
                    RCUTILS_LOGGING_BUFFERED_STREAM='0')
         self.process = subprocess.Popen(
             [sys.executable, '-m', 'nano_vision.nodes.dataset_recorder', '--ros-args',
              '-r', f'__ns:={namespace}', '-p', f'dataset:={dataset}',
-             '-p', 'categories:=[a, b]'],
+             '-p', 'categories:=[a, b]'] + (['-p', f'bag:={bag}'] if bag else []),
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -108,7 +110,7 @@ def disk_state(root):
 @pytest.mark.parametrize('signum', [signal.SIGINT, signal.SIGTERM], ids=['SIGINT', 'SIGTERM'])
 def test_every_acknowledged_capture_survives_a_signal(ros, tmp_path, recorders, signum):
     dataset = tmp_path / 'data'
-    recorder = recorders(str(dataset), ros.namespace)
+    recorder = recorders(str(dataset), ros.namespace, str(tmp_path / 'bag'))
     assert recorder.counts() == {'a': 0, 'b': 0}
     probe = ros.probe()
     publisher = probe.create_publisher(Image, 'image', 1)
@@ -161,6 +163,12 @@ def test_every_acknowledged_capture_survives_a_signal(ros, tmp_path, recorders, 
         assert data.endswith(b'\xff\xd9'), f'{path} is cut'
         assert cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR).shape == \
             (240, 320, 3)
+
+    # the bag was closed on the way out: complete, not a cut-off recording
+    assert (tmp_path / 'bag' / 'metadata.yaml').exists(), '\n'.join(recorder.lines)
+    with open_bag(str(tmp_path / 'bag')) as bag:
+        assert not bag.recovered
+        assert bag.counts()[f'{ros.namespace}/image'] > 0
 
     on_disk = {label: len(os.listdir(dataset / label)) for label in 'ab'}
     again = recorders(str(dataset), ros.namespace)

@@ -9,11 +9,15 @@ labelling page is served (see :mod:`nano_vision.labelling_server`).
 
 Files are written by one writer thread, never by the thread that receives
 SIGINT: a capture that was answered is on disk, and one that was under way
-when the node was stopped is finished before it exits.
+when the node was stopped is finished before it exits. With ``bag`` set, the
+frames, the ground truth and the current label (also published on
+``~/label``) go to an mcap bag through a bag thread, closed when the node is
+destroyed.
 """
 
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
+import queue
 import threading
 import uuid
 
@@ -21,7 +25,10 @@ import cv2
 from nano_vision_msgs.msg import GroundTruth
 from nano_vision_msgs.srv import Capture
 from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile
+from rclpy.serialization import serialize_message
 from sensor_msgs.msg import Image
+from std_msgs.msg import String
 
 from nano_vision.datasets import XY
 from nano_vision.image_conversion import (convert_encoding, image_msg_to_numpy,
@@ -34,6 +41,11 @@ from nano_vision.recorder_config import RECORDER_PARAMETERS, RecorderConfig
 
 # Ground truth kept to pair with frames by stamp (a few seconds of a camera).
 TRUTH_BUFFER = 120
+# Messages waiting for the bag thread; beyond this (a disk slower than the
+# camera) frames are dropped from the bag and counted, never queued without end.
+BAG_QUEUE = 60
+# ~/label: a late subscriber (or a bag recorder) still gets the current label.
+LABEL_QOS = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 class DatasetRecorderNode(Node):
@@ -49,6 +61,8 @@ class DatasetRecorderNode(Node):
         super().__init__('dataset_recorder', **kwargs)
         self._writer = None
         self.server = None
+        self.bag = None
+        self._bag_thread = None
         self.config = RecorderConfig.from_values(
             declare_parameters(self, RECORDER_PARAMETERS))
         cfg = self.config
@@ -65,6 +79,7 @@ class DatasetRecorderNode(Node):
         self._truths = OrderedDict()
         self._jpeg_cache = (None, None)
         self._jpeg_lock = threading.Lock()
+        self.label_pub = self.create_publisher(String, '~/label', LABEL_QOS)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.create_subscription(Image, 'image', self._on_image, NEWEST_FRAME_QOS)
         self.create_subscription(GroundTruth, 'ground_truth', self._on_truth, 10)
@@ -73,6 +88,14 @@ class DatasetRecorderNode(Node):
         if cfg.port:
             from nano_vision.labelling_server import LabellingServer
             self.server = LabellingServer(self, cfg.host, cfg.port).start()
+        try:
+            if cfg.bag:
+                self._open_bag(cfg.bag)
+        except BaseException:
+            if self.server is not None:
+                self.server.close()  # main() only destroys a node that was made
+            raise
+        self._publish_label()
         counts = ', '.join(f'{k} {v}' for k, v in self.recorder.counts().items()) or 'empty'
         repaired = ''
         if self.recorder.removed_temporary or self.recorder.repaired:
@@ -80,14 +103,75 @@ class DatasetRecorderNode(Node):
                         f'repaired {self.recorder.repaired} manifest line(s) of a stopped run)')
         self.get_logger().info(
             f'recording {cfg.task} dataset {self.recorder.root}: {counts}{repaired}'
+            + (f'; bag {self.bag.path}' if self.bag else '')
             + (f'; labelling page at {self.server.url}' if self.server else ''))
+
+    # -- bag -----------------------------------------------------------------
+
+    def _open_bag(self, path):
+        from nano_vision.bags import BagError, BagRecorder  # rosbags only when asked for
+        try:
+            self.bag = BagRecorder(path, storage='mcap')
+        except BagError as exc:
+            raise ValueError(str(exc)) from None
+        self._bag_topics = {
+            Image: self.resolve_topic_name('image'),
+            GroundTruth: self.resolve_topic_name('ground_truth'),
+            String: self.resolve_topic_name('~/label'),
+        }
+        for msg_type, topic in self._bag_topics.items():
+            self.bag.add_topic(topic, f'{msg_type.__module__.split(".")[0]}/msg/'
+                                      f'{msg_type.__name__}')
+        self.bag_dropped = 0
+        self._bag_queue = queue.Queue(maxsize=BAG_QUEUE)
+        self._bag_thread = threading.Thread(target=self._bag_loop, name='bag', daemon=True)
+        self._bag_thread.start()
+
+    def _to_bag(self, msg):
+        if self.bag is None:
+            return
+        try:
+            self._bag_queue.put_nowait((msg, self.get_clock().now().nanoseconds))
+        except queue.Full:
+            self.bag_dropped += 1
+            self.get_logger().warning(f'bag: the disk is slower than the frames; '
+                                      f'{self.bag_dropped} message(s) dropped from the bag',
+                                      throttle_duration_sec=5.0)
+
+    def _bag_loop(self):
+        while True:
+            item = self._bag_queue.get()
+            if item is None:
+                return
+            msg, received_ns = item
+            try:
+                self.bag.write(self._bag_topics[type(msg)], serialize_message(msg),
+                               received_ns)
+            except Exception as exc:  # noqa: B902 - a full disk must not end the node
+                self.get_logger().error(f'bag: {exc}', throttle_duration_sec=5.0)
+
+    def _close_bag(self):
+        if self._bag_thread is not None:
+            self._bag_queue.put(None)
+            self._bag_thread.join(timeout=30.0)
+        if self.bag is not None:
+            self.bag.close()
+            counts = ', '.join(f'{t} {n}' for t, n in self.bag.counts.items())
+            self.get_logger().info(f'bag {self.bag.path} closed: {counts}')
+
+    def _publish_label(self):
+        msg = String(data=self._label)
+        self.label_pub.publish(msg)
+        self._to_bag(msg)
 
     # -- inputs ------------------------------------------------------------
 
     def _on_image(self, msg):
         self._frame = msg
+        self._to_bag(msg)
 
     def _on_truth(self, msg):
+        self._to_bag(msg)
         self._truths[stamp_ns(msg.header)] = msg
         while len(self._truths) > TRUTH_BUFFER:
             self._truths.popitem(last=False)
@@ -107,6 +191,7 @@ class DatasetRecorderNode(Node):
             name, value = parameter.name, parameter.value
             if name == 'label':
                 self._label = value
+                self._publish_label()
             elif name == 'continuous':
                 self._continuous = value
             elif name == 'label_source':
@@ -245,6 +330,7 @@ class DatasetRecorderNode(Node):
             self.server.close()
         if self._writer is not None:
             self._writer.shutdown(wait=True)
+        self._close_bag()
         return super().destroy_node()
 
 
