@@ -23,6 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 import functools
 import glob
+import importlib.util
 import io
 import logging
 import os
@@ -39,7 +40,6 @@ from mcap.stream_reader import StreamReader
 from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.rosbag2.storage_mcap import McapWriter
-from rosbags.serde import SerdeError
 from rosbags.typesys import (get_types_from_idl, get_types_from_msg, get_typestore, Stores,
                              TypesysError)
 
@@ -73,8 +73,14 @@ def _msg_folder():
     try:
         from ament_index_python.packages import get_package_share_directory
         candidates.append(os.path.join(get_package_share_directory(MSGS_PACKAGE), 'msg'))
-    except (ImportError, LookupError, ValueError):
+    except (ImportError, LookupError, OSError, ValueError):  # not installed, or no ament index
         pass
+    # Without an ament index: <prefix>/lib/pythonX.Y/site-packages/<pkg> -> <prefix>/share.
+    spec = importlib.util.find_spec(MSGS_PACKAGE)
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        parents = Path(location).resolve().parents
+        if len(parents) > 3:
+            candidates.append(str(parents[3] / 'share' / MSGS_PACKAGE / 'msg'))
     # A source checkout: the interface package sits beside the Python package.
     candidates.append(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                    MSGS_PACKAGE, 'msg'))
@@ -324,6 +330,14 @@ class _RecoveredMcap:
         if self.length == 0:
             self._stream.close()
             raise BagError(f'{path} is not an mcap file')
+        try:
+            self._scan()
+        except BaseException:
+            self._stream.close()
+            raise
+
+    def _scan(self):
+        """Find the topics, types, counts and time span of the complete records."""
         self.topics, self._counts, self._schemas, channels = {}, Counter(), {}, {}
         self.start_ns = self.end_ns = None
         for record in self._records():
@@ -452,7 +466,7 @@ class Bag:
         """
         try:
             return self._storage.deserialize(rawdata, msgtype)
-        except (SerdeError, AnyReaderError, TypesysError, ValueError, IndexError) as exc:
+        except Exception as exc:  # any decoding error of corrupt data
             raise BagError(f'a {msgtype} message of {self.path} does not decode: {exc}') \
                 from exc
 
@@ -506,7 +520,13 @@ def open_bag(path):
             if os.path.isdir(target) else [])
         if len(mcap_files) != 1:
             raise BagError(f'cannot read the bag {path}: {exc}') from exc
-        storage = _RecoveredMcap(mcap_files[0])
+        try:
+            storage = _RecoveredMcap(mcap_files[0])
+        except BagError:
+            raise
+        except Exception as recovery:
+            raise BagError(f'cannot read the bag {path}: {exc}; read record by record: '
+                           f'{recovery}') from recovery
         recovered = True
         LOG.warning('%s was not closed (%s): read up to its last complete record, '
                     '%d bytes after it left out', mcap_files[0], exc, storage.cut_bytes)
@@ -589,8 +609,8 @@ class _Labels:
 
     ``std_msgs/String``: the newest label received at or before the frame
     (bag time). Messages with a header (``GroundTruth``, ``Classification``,
-    ``Keypoints``): the message with the frame's header stamp, its ``label``
-    or its ``keypoints``.
+    ``Keypoints``): the message with the frame's header stamp, its
+    ``keypoints`` or else its ``label`` (none for a classifier's ``unknown``).
     """
 
     def __init__(self, bag, topic):
@@ -610,7 +630,10 @@ class _Labels:
                     'with a header and a label or keypoints (nano_vision_msgs GroundTruth, '
                     'Classification, Keypoints)')
             points = [(k.name, (float(k.u), float(k.v))) for k in getattr(msg, 'keypoints', ())]
-            labels = points or [(str(getattr(msg, 'label', '')).strip(), None)]
+            name = str(getattr(msg, 'label', '')).strip()
+            if getattr(msg, 'class_id', 0) < 0:
+                name = ''  # a classifier's "unknown": below its minimum confidence
+            labels = points or [(name, None)]
             self.by_stamp[_stamp_ns(msg)] = (labels, int(getattr(msg, 'width', 0)),
                                              int(getattr(msg, 'height', 0)))
         if self.by_time:
@@ -763,12 +786,12 @@ def _write_frames(bag, report, work, every, start_ns, end_ns, label, labels):
             if index % every:
                 continue
             report.frames_selected += 1
-            msg = bag.deserialize(raw, report.msgtype)
             try:
+                msg = bag.deserialize(raw, report.msgtype)
                 encoded, width, height = _encode_frame(msg, report.msgtype)
             except UnsupportedEncodingError as exc:
                 raise BagError(f'frame {index} of {report.topic}: {exc}') from None
-            except ImageConversionError as exc:
+            except (BagError, ImageConversionError) as exc:
                 report.unreadable += 1
                 LOG.warning('frame %d of %s skipped: %s', index, report.topic, exc)
                 continue
@@ -782,7 +805,9 @@ def _write_frames(bag, report, work, every, start_ns, end_ns, label, labels):
             if not chosen:
                 report.unlabelled += 1
                 continue
-            samples = write_frame(work, manifest, encoded, chosen, width, height,
-                                  str(uuid.uuid4()), stamp, source)
+            # Names from the frame's place in the bag: a bag always gives the same dataset.
+            uid = str(uuid.uuid5(uuid.NAMESPACE_URL, f'{report.topic}:{t}:{stamp}:{index}'))
+            samples = write_frame(work, manifest, encoded, chosen, width, height, uid, stamp,
+                                  source)
             report.frames_written += 1
             report.counts.update(s.label for s in samples)

@@ -23,6 +23,8 @@ from std_msgs.msg import String  # noqa: E402
 
 from nano_vision.bags import (BagError, BagRecorder, dataset_from_bag,  # noqa: E402
                               DEFAULT_CHUNK_BYTES, open_bag)
+from nano_vision.cli import main as cli  # noqa: E402
+from nano_vision.datasets import load_dataset  # noqa: E402
 from nano_vision.image_conversion import (compressed_msg_to_numpy,  # noqa: E402
                                           image_msg_to_numpy, numpy_to_compressed_msg,
                                           numpy_to_image_msg)
@@ -250,3 +252,343 @@ def test_a_bag_cut_anywhere_reads_up_to_its_last_complete_chunk(tmp_path):
                    for _, _, raw in bag.messages(['/image'])]
         expected = sum(e <= cut for e in chunk_ends)
         assert got == [(T0 + i) % SECOND for i in range(expected)]
+
+
+# ------------------------------------------------- bags from independent writers
+
+IMAGE_MSGDEF = """std_msgs/Header header
+uint32 height
+uint32 width
+string encoding
+uint8 is_bigendian
+uint32 step
+uint8[] data
+================================================================================
+MSG: std_msgs/Header
+builtin_interfaces/Time stamp
+string frame_id
+================================================================================
+MSG: builtin_interfaces/Time
+int32 sec
+uint32 nanosec
+"""
+
+
+def write_metadata(folder, storage, files, topics, start_ns, end_ns, count, version=5):
+    """Write a rosbag2 metadata.yaml as ros2 bag record does (format version 5)."""
+    lines = ['rosbag2_bagfile_information:', f'  version: {version}',
+             f'  storage_identifier: {storage}', '  relative_file_paths:']
+    lines += [f'    - {f}' for f in files]
+    lines += ['  duration:', f'    nanoseconds: {end_ns - start_ns}', '  starting_time:',
+              f'    nanoseconds_since_epoch: {start_ns}', f'  message_count: {count}',
+              '  topics_with_message_count:']
+    for name, msgtype, n in topics:
+        lines += ['    - topic_metadata:', f'        name: {name}', f'        type: {msgtype}',
+                  '        serialization_format: cdr', '        offered_qos_profiles: ""',
+                  f'      message_count: {n}']
+    lines += ['  compression_format: ""', '  compression_mode: ""', '  files: []']
+    (folder / 'metadata.yaml').write_text('\n'.join(lines) + '\n')
+
+
+@pytest.fixture(scope='module')
+def mcap_bag(tmp_path_factory):
+    """Write a bag with mcap_ros2's writer (zstd chunks): rgb8, bgr8, mono8 frames, labels.
+
+    Ten frames per topic every 0.1 s from T0; label 'left_red' at T0 (with
+    frame 0), 'right_red' at T0 + 0.45 s, an empty label at T0 + 0.85 s.
+    """
+    from mcap_ros2.writer import Writer as McapRos2Writer
+    folder = tmp_path_factory.mktemp('mcap') / 'recorded'
+    folder.mkdir()
+    with open(folder / 'recorded_0.mcap', 'wb') as stream:
+        writer = McapRos2Writer(stream)
+        image_schema = writer.register_msgdef('sensor_msgs/msg/Image', IMAGE_MSGDEF)
+        string_schema = writer.register_msgdef('std_msgs/msg/String', 'string data\n')
+        for t, text in ((T0, 'left_red'), (T0 + 450_000_000, 'right_red'),
+                        (T0 + 850_000_000, '')):
+            writer.write_message('/label', string_schema, {'data': text}, log_time=t)
+        for i in range(10):
+            t = T0 + i * 100_000_000
+            for encoding in ('rgb8', 'bgr8', 'mono8'):
+                msg = image_msg(i, t, encoding)
+                writer.write_message(f'/cam/{encoding}', image_schema, {
+                    'header': {'stamp': {'sec': msg.header.stamp.sec,
+                                         'nanosec': msg.header.stamp.nanosec},
+                               'frame_id': 'camera'},
+                    'height': msg.height, 'width': msg.width, 'encoding': encoding,
+                    'is_bigendian': 0, 'step': msg.step, 'data': bytes(msg.data)},
+                    log_time=t + 5_000_000)
+        writer.finish()
+    write_metadata(folder, 'mcap', ['recorded_0.mcap'],
+                   [('/label', 'std_msgs/msg/String', 3)]
+                   + [(f'/cam/{e}', 'sensor_msgs/msg/Image', 10)
+                      for e in ('rgb8', 'bgr8', 'mono8')], T0, T0 + 905_000_000, 33)
+    return folder
+
+
+def manifest(folder):
+    import json
+    with open(folder / 'manifest.jsonl') as stream:
+        return sorted((json.loads(line) for line in stream), key=lambda e: e['stamp_ns'])
+
+
+@pytest.mark.parametrize('encoding', ['rgb8', 'bgr8', 'mono8'])
+def test_frames_of_an_independent_mcap_bag_keep_their_colours(mcap_bag, tmp_path, encoding):
+    import cv2
+    out = tmp_path / 'data'
+    report = dataset_from_bag(mcap_bag, out, f'/cam/{encoding}', label_topic='/label')
+    # frames 0-4 get 'left_red' (frame 0 has the label's own time), 5-8 'right_red',
+    # frame 9 comes after the empty label
+    assert dict(report.counts) == {'left_red': 5, 'right_red': 4}
+    assert (report.frames_on_topic, report.frames_written, report.unlabelled) == (10, 9, 1)
+    entries = manifest(out)
+    assert [e['stamp_ns'] for e in entries] == [T0 + i * 100_000_000 for i in range(9)]
+    assert all(e['source'].endswith(f':/cam/{encoding}') for e in entries)
+    for entry in entries:
+        bgr = cv2.imread(str(out / entry['file']))
+        left, right = bgr[24, 10].astype(int), bgr[24, 54].astype(int)
+        if encoding == 'mono8':
+            assert left[2] > 200 and right[2] < 40  # the red channel, as grey
+        else:
+            assert left[2] > 200 and left[0] < 40 and right[0] > 200 and right[2] < 40
+    dataset = load_dataset(out)
+    assert dataset.task == 'classification' and dataset.counts() == {'left_red': 5,
+                                                                     'right_red': 4}
+
+
+def test_every_nth_frame_of_a_time_window(mcap_bag, tmp_path):
+    bag_file = mcap_bag / 'recorded_0.mcap'  # the storage file alone works as well
+    report = dataset_from_bag(bag_file, tmp_path / 'a', '/cam/rgb8', every=3, start=0.2,
+                              end=0.7, label='red')
+    # the bag starts at T0; frames are logged 5 ms after their stamps: 2..6 in the window
+    assert (report.frames_in_window, report.frames_selected, report.frames_written) == (5, 2, 2)
+    assert [e['stamp_ns'] for e in manifest(tmp_path / 'a')] == [
+        T0 + 200_000_000, T0 + 500_000_000]
+    absolute = dataset_from_bag(mcap_bag, tmp_path / 'b', '/cam/rgb8', label='red',
+                                start=T0 / SECOND + 0.75)
+    assert absolute.frames_written == 2  # frames 8 and 9, logged at 0.805 and 0.905 s
+
+
+def hand_made_sqlite3_bag(folder, rows):
+    """Write a rosbag2 sqlite3 bag as Humble's ros2 bag record does (no definitions).
+
+    :param rows: (topic, msgtype, log time, message) tuples
+    """
+    import sqlite3
+    folder.mkdir()
+    topics = {}
+    for topic, msgtype, _, _ in rows:
+        topics.setdefault(topic, (len(topics) + 1, msgtype))
+    db = sqlite3.connect(folder / 'bag_0.db3')
+    db.executescript("""
+        CREATE TABLE schema(schema_version INTEGER PRIMARY KEY, ros_distro TEXT NOT NULL);
+        CREATE TABLE metadata(id INTEGER PRIMARY KEY, metadata_version INTEGER NOT NULL,
+                              metadata TEXT NOT NULL);
+        CREATE TABLE topics(id INTEGER PRIMARY KEY, name TEXT NOT NULL, type TEXT NOT NULL,
+                            serialization_format TEXT NOT NULL,
+                            offered_qos_profiles TEXT NOT NULL);
+        CREATE TABLE messages(id INTEGER PRIMARY KEY, topic_id INTEGER NOT NULL,
+                              timestamp INTEGER NOT NULL, data BLOB NOT NULL);
+        CREATE INDEX timestamp_idx ON messages (timestamp ASC);
+        INSERT INTO schema VALUES (3, 'humble');
+    """)
+    db.executemany('INSERT INTO topics VALUES (?, ?, ?, ?, ?)',
+                   [(i, name, msgtype, 'cdr', '') for name, (i, msgtype) in topics.items()])
+    db.executemany('INSERT INTO messages (topic_id, timestamp, data) VALUES (?, ?, ?)',
+                   [(topics[topic][0], t, serialize_message(msg))
+                    for topic, _, t, msg in rows])
+    db.commit()
+    db.close()
+    counts = {topic: sum(r[0] == topic for r in rows) for topic in topics}
+    times = [r[2] for r in rows]
+    write_metadata(folder, 'sqlite3', ['bag_0.db3'],
+                   [(t, topics[t][1], counts[t]) for t in topics], min(times), max(times),
+                   len(rows))
+    return folder
+
+
+def test_compressed_frames_of_a_sqlite3_bag_labelled_by_ground_truth(tmp_path, capsys):
+    import cv2
+    rows, jpegs = [], {}
+    for i in range(6):
+        stamp = T0 + i * 50_000_000
+        msg = CompressedImage(format='jpeg')
+        data = cv2.imencode('.jpg', pattern(i)[:, :, ::-1])[1].tobytes()
+        msg.data = data[:300] if i == 4 else data  # frame 4 was cut short
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, SECOND)
+        jpegs[stamp] = data
+        rows.append(('/camera/image/compressed', 'sensor_msgs/msg/CompressedImage',
+                     stamp + 3_000_000, msg))
+        if i != 4:  # no truth for frame 4; a stray one with no frame below
+            label = 'thumbs_up' if i % 2 else 'thumbs_down'
+            rows.append(('/truth', 'nano_vision_msgs/msg/GroundTruth', stamp + 4_000_000,
+                         truth_msg(stamp, label=label)))
+    rows.append(('/truth', 'nano_vision_msgs/msg/GroundTruth', T0 + 7,
+                 truth_msg(T0 + 7, label='thumbs_up')))
+    bag = hand_made_sqlite3_bag(tmp_path / 'humble', rows)
+    out = tmp_path / 'data'
+    assert cli(['dataset', 'from-bag', str(bag), '--out', str(out), '--topic',
+                '/camera/image/compressed', '--label-topic', '/truth']) == 0
+    printed = capsys.readouterr().out
+    assert 'wrote 5 frames' in printed and '1 frames that do not decode skipped' in printed
+    entries = manifest(out)
+    assert [(e['stamp_ns'], e['label']) for e in entries] == [
+        (T0 + i * 50_000_000, 'thumbs_up' if i % 2 else 'thumbs_down') for i in (0, 1, 2, 3, 5)]
+    for entry in entries:  # the recorded JPEG, byte for byte
+        assert (out / entry['file']).read_bytes() == jpegs[entry['stamp_ns']]
+        assert (entry['width'], entry['height']) == (64, 48)
+
+
+def test_points_of_ground_truth_make_an_xy_dataset(tmp_path):
+    with BagRecorder(tmp_path / 'face') as bag:
+        bag.add_topic('/image_raw', 'sensor_msgs/msg/Image')
+        bag.add_topic('/ground_truth', 'nano_vision_msgs/msg/GroundTruth')
+        for i in range(4):
+            stamp = T0 + i * 33_000_000
+            bag.write('/image_raw', serialize_message(image_msg(i, stamp)), stamp + 1)
+            # truth given for a 128x96 image: twice the frame's size
+            truth = truth_msg(stamp, points=[('nose', 40 + 8 * i, 30), ('left_eye', 60, 20)])
+            truth.width, truth.height = 128, 96
+            bag.write('/ground_truth', serialize_message(truth), stamp + 2)
+    out = tmp_path / 'xy'
+    report = dataset_from_bag(tmp_path / 'face', out, '/image_raw',
+                              label_topic='/ground_truth')
+    assert report.frames_written == 4 and dict(report.counts) == {'nose': 4, 'left_eye': 4}
+    dataset = load_dataset(out)
+    assert dataset.task == 'xy'
+    noses = sorted((s.x, s.y) for s in dataset.samples if s.label == 'nose')
+    assert np.allclose(noses, [(2 * (20 + 4 * i) / 64 - 1, 2 * 15 / 48 - 1) for i in range(4)])
+    # the points of one frame share its name, so training sees one frame
+    assert len({s.group for s in dataset.samples}) == 4
+
+
+def run_cli(capsys, *args):
+    status = cli(['dataset', 'from-bag', *map(str, args)])
+    captured = capsys.readouterr()
+    return status, captured.out + captured.err
+
+
+def test_errors_are_clear_exit_2_and_leave_nothing(mcap_bag, tmp_path, capsys):
+    out = tmp_path / 'out'
+    status, text = run_cli(capsys, mcap_bag, '--out', out, '--topic', '/camera', '--label',
+                           'x')
+    assert status == 2 and 'no topic /camera' in text
+    assert '/cam/rgb8 (sensor_msgs/msg/Image, 10)' in text and '/label' in text
+    status, text = run_cli(capsys, mcap_bag, '--out', out, '--topic', '/cam/rgb8', '--start',
+                           '3', '--label', 'x')
+    assert status == 2 and 'no frame of /cam/rgb8 in the window' in text
+    assert 'spans 0.000 .. 0.905 s' in text
+    status, text = run_cli(capsys, mcap_bag, '--out', out, '--topic', '/label', '--label', 'x')
+    assert status == 2 and 'not sensor_msgs/msg/Image' in text
+    status, text = run_cli(capsys, mcap_bag, '--out', out, '--topic', '/cam/rgb8', '--label',
+                           '../x')
+    assert status == 2 and 'not allowed' in text
+    status, text = run_cli(capsys, mcap_bag, '--out', out, '--topic', '/cam/rgb8',
+                           '--label-topic', '/nothing')
+    assert status == 2 and 'no label topic /nothing' in text
+    status, text = run_cli(capsys, tmp_path / 'missing', '--out', out, '--topic', '/x',
+                           '--label', 'x')
+    assert status == 2 and 'does not exist' in text
+    # a depth camera's frames midway through a bag: the error comes after frames were written
+    with BagRecorder(tmp_path / 'depth') as bag:
+        bag.add_topic('/image', 'sensor_msgs/msg/Image')
+        for i in range(3):
+            bag.write('/image', serialize_message(image_msg(i, T0 + i)), T0 + i)
+        depth = Image(height=2, width=2, encoding='16UC1', step=4, data=bytes(8))
+        bag.write('/image', serialize_message(depth), T0 + 5)
+    status, text = run_cli(capsys, tmp_path / 'depth', '--out', out, '--topic', '/image',
+                           '--label', 'x')
+    assert status == 2 and "unsupported encoding '16UC1'" in text
+    assert sorted(os.listdir(tmp_path)) == ['depth']  # no dataset, no temporary folder
+    (tmp_path / 'full').mkdir()
+    (tmp_path / 'full' / 'a.jpg').write_bytes(b'')
+    status, text = run_cli(capsys, mcap_bag, '--out', tmp_path / 'full', '--topic',
+                           '/cam/rgb8', '--label', 'x')
+    assert status == 2 and 'not an empty folder' in text
+    assert os.listdir(tmp_path / 'full') == ['a.jpg']
+
+
+# ------------------------------------------------- a recorded bag becomes a model
+
+@pytest.fixture(scope='module')
+def thumbs_dataset(tmp_path_factory):
+    """Record synthetic thumbs frames (64x64) with their truth, then convert the bag.
+
+    Background, light and tilt are fixed so that two short epochs learn the
+    task: what the test checks is that every frame keeps its own label
+    through the bag (mixed-up labels would leave the model at chance).
+    """
+    import dataclasses
+    from nano_vision.synthetic import Lighting, make_scene
+    root = tmp_path_factory.mktemp('thumbs')
+    scene = make_scene('thumbs')
+    rng = np.random.default_rng(0)
+    truth_counts = {'thumbs_up': 0, 'thumbs_down': 0}
+    with BagRecorder(root / 'bag') as bag:
+        bag.add_topic('/image_raw', 'sensor_msgs/msg/Image')
+        bag.add_topic('/ground_truth', 'nano_vision_msgs/msg/GroundTruth')
+        for i in range(160):
+            state = dataclasses.replace(scene.random_state(rng), background_seed=7,
+                                        tilt_deg=0.0, lighting=Lighting(1, 1, 1, 0, 0, 0))
+            pixels, truth = scene.render(state, 64, 64, rng)
+            stamp = T0 + i * 33_000_000
+            msg = numpy_to_image_msg(pixels, 'rgb8', Image())
+            msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, SECOND)
+            label = GroundTruth(scene='thumbs', label=truth.label, width=64, height=64)
+            label.header = msg.header
+            bag.write('/image_raw', serialize_message(msg), stamp + 2_000_000)
+            bag.write('/ground_truth', serialize_message(label), stamp + 3_000_000)
+            truth_counts[truth.label] += 1
+    report = dataset_from_bag(root / 'bag', root / 'data', '/image_raw',
+                              label_topic='/ground_truth')
+    return root / 'data', report, truth_counts
+
+
+def test_a_recorded_classification_bag_becomes_a_dataset(thumbs_dataset):
+    data, report, truth_counts = thumbs_dataset
+    assert report.frames_written == 160 and dict(report.counts) == truth_counts
+    dataset = load_dataset(data)
+    assert dataset.task == 'classification'
+    assert dataset.counts() == truth_counts
+    assert {s.source for s in dataset.samples} == {f'rosbag2:{report.bag}:/image_raw'}
+    assert sorted(s.stamp_ns for s in dataset.samples) == [T0 + i * 33_000_000
+                                                           for i in range(160)]
+
+
+@pytest.mark.slow
+def test_nano_vision_train_learns_from_a_recorded_bag(thumbs_dataset, tmp_path):
+    pytest.importorskip('torch')
+    from nano_vision.ml.checkpoint import load_checkpoint
+    data, _, _ = thumbs_dataset
+    model = tmp_path / 'thumbs.pt'
+    # small batches: enough steps in two epochs for batch norm's statistics to settle
+    assert cli(['train', str(data), '--out', str(model), '--weights', 'none', '--epochs', '2',
+                '--image-size', '64', '--batch-size', '4', '--rotation', '0', '--jitter', '0',
+                '--scale', '0', '--shift', '0', '--hflip', 'off', '--no-plots',
+                '--no-progress']) == 0
+    metrics = load_checkpoint(str(model))['metrics']
+    assert metrics['split'] == 'validation' and metrics['count'] >= 30  # 20 % of 160
+    assert metrics['accuracy'] >= 0.75  # chance is 0.5
+
+
+def test_unknown_and_unsafe_labels_label_nothing(tmp_path):
+    Classification = nano_vision_msgs.Classification
+    with BagRecorder(tmp_path / 'live') as bag:
+        bag.add_topic('/image', 'sensor_msgs/msg/Image')
+        bag.add_topic('/classification', 'nano_vision_msgs/msg/Classification')
+        bag.add_topic('/label', 'std_msgs/msg/String')
+        for i, (label, class_id, text) in enumerate([('happy', 1, 'ok'), ('unknown', -1, 'ok'),
+                                                     ('sad', 2, '../x'), ('sad', 2, 'ok')]):
+            stamp = T0 + i * SECOND // 10
+            frame = image_msg(i, stamp)
+            result = Classification(header=frame.header, label=label, class_id=class_id)
+            bag.write('/label', serialize_message(String(data=text)), stamp)
+            bag.write('/image', serialize_message(frame), stamp + 1)
+            bag.write('/classification', serialize_message(result), stamp + 2)
+    report = dataset_from_bag(tmp_path / 'live', tmp_path / 'a', '/image',
+                              label_topic='/classification')
+    assert dict(report.counts) == {'happy': 1, 'sad': 2} and report.unlabelled == 1
+    report = dataset_from_bag(tmp_path / 'live', tmp_path / 'b', '/image', label_topic='/label')
+    assert dict(report.counts) == {'ok': 3} and dict(report.bad_labels) == {'../x': 1}
+    assert not os.path.exists(tmp_path / 'x') and not os.path.exists(tmp_path / 'b' / '..x')
+    assert "1 labels '../x' refused" in '\n'.join(report.lines())
