@@ -9,6 +9,7 @@ setup(
     name=package_name,
     version='0.1.0',
     packages=find_packages(include=[package_name, package_name + '.*']),
+    package_data={package_name: ['web/*.html', 'web/*.js', 'web/*.css']},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
@@ -29,6 +30,7 @@ setup(
             'overlay = nano_vision.nodes.overlay:main',
             'steering = nano_vision.nodes.steering:main',
             'sim = nano_vision.nodes.sim:main',
+            'dataset_recorder = nano_vision.nodes.dataset_recorder:main',
             'nano-vision = nano_vision.cli:main',
         ],
     },

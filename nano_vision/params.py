@@ -10,7 +10,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class ParamSpec:
-    """One ROS parameter: name, default (its type is the parameter's), description, limits."""
+    """One ROS parameter: name, default (its type is the parameter's), description, limits.
+
+    A tuple default (of strings) makes a string-array parameter.
+    """
 
     name: str
     default: object
@@ -23,13 +26,19 @@ class ParamSpec:
     @property
     def type_name(self):
         """Return the ROS type of the parameter (bool, integer, double, string)."""
-        return {bool: 'bool', int: 'integer', float: 'double', str: 'string'}[
-            type(self.default)]
+        return {bool: 'bool', int: 'integer', float: 'double', str: 'string',
+                tuple: 'string_array'}[type(self.default)]
 
     def check(self, value):
         """Return ``value`` if it is valid for this parameter, else raise ValueError."""
+        if isinstance(self.default, tuple):  # a string array: a list from rclpy or YAML
+            if not (isinstance(value, (list, tuple))
+                    and all(isinstance(v, str) for v in value)):
+                raise ValueError(f'parameter {self.name!r} must be a list of strings, '
+                                 f'got {value!r}')
+            value = tuple(value)
         # As strict as rclpy: 30 is not a double, 1 is not a bool.
-        if type(value) is not type(self.default):
+        elif type(value) is not type(self.default):
             raise ValueError(f'parameter {self.name!r} must be a {self.type_name}, '
                              f'got {value!r}')
         if self.min_value is not None and value < self.min_value:

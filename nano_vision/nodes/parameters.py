@@ -2,12 +2,15 @@
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rcl_interfaces.msg import ParameterType, SetParametersResult
+from rclpy.exceptions import ParameterUninitializedException
+from rclpy.parameter import Parameter
 
 _TYPES = {
     'bool': ParameterType.PARAMETER_BOOL,
     'integer': ParameterType.PARAMETER_INTEGER,
     'double': ParameterType.PARAMETER_DOUBLE,
     'string': ParameterType.PARAMETER_STRING,
+    'string_array': ParameterType.PARAMETER_STRING_ARRAY,
 }
 
 
@@ -35,9 +38,18 @@ def declare_parameters(node, specs):
     range; the other checks (choices, cross-field rules) are the config
     dataclass's.
     """
+    values = {}
     for spec in specs:
-        node.declare_parameter(spec.name, spec.default, descriptor_for(spec))
-    return {spec.name: node.get_parameter(spec.name).value for spec in specs}
+        default = spec.default
+        if spec.type_name == 'string_array':
+            # rclpy cannot tell the type of an empty list: give the type instead
+            default = list(default) or Parameter.Type.STRING_ARRAY
+        node.declare_parameter(spec.name, default, descriptor_for(spec))
+        try:
+            values[spec.name] = node.get_parameter(spec.name).value
+        except ParameterUninitializedException:  # an empty array nobody set
+            values[spec.name] = ()
+    return values
 
 
 def validate_changes(specs, parameters):

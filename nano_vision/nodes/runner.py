@@ -44,7 +44,14 @@ def run_node(node_class, name, args=None, stop_in_python=False):
         executor.add_node(node)
         done = getattr(node, 'done', None)
         while rclpy.ok() and not (done is not None and done.is_set()):
-            executor.spin_once(timeout_sec=0.2)
+            try:
+                executor.spin_once(timeout_sec=0.2)
+            except RuntimeError:
+                # SIGINT/SIGTERM shut the context down while a message was
+                # being taken: rclpy raises a bare RuntimeError; stop cleanly.
+                if rclpy.ok():
+                    raise
+                break
         failure = getattr(node, 'failure', None)
         if failure:
             logger.fatal(failure)
