@@ -46,10 +46,13 @@ def run_node(node_class, name, args=None, stop_in_python=False):
         while rclpy.ok() and not (done is not None and done.is_set()):
             try:
                 executor.spin_once(timeout_sec=0.2)
-            except RuntimeError:
-                # SIGINT/SIGTERM shut the context down while a message was
-                # being taken: rclpy raises a bare RuntimeError; stop cleanly.
-                if rclpy.ok():
+            except (RuntimeError, SystemError) as exc:
+                # SIGINT/SIGTERM while a message was being taken: rclpy raises a
+                # bare RuntimeError (context shut down) or, when the interrupt
+                # lands inside its C code, a SystemError caused by the
+                # KeyboardInterrupt; stop cleanly.
+                if rclpy.ok() and not isinstance(exc.__cause__ or exc.__context__,
+                                                 KeyboardInterrupt):
                     raise
                 break
         failure = getattr(node, 'failure', None)
