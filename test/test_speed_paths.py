@@ -1,4 +1,4 @@
-"""The fast paths give the answers of the plain ones: preprocessing, int8 export, cached features."""
+"""Fast paths give the plain paths' answers: preprocessing, int8 export, cached features."""
 
 import os
 
@@ -16,6 +16,7 @@ from nano_vision.ml.model import backbone_of, build_model, head_module  # noqa: 
 from nano_vision.ml.predictor import load_predictor, physical_cores  # noqa: E402
 from nano_vision.ml.train import train, TrainOptions  # noqa: E402
 from nano_vision.preprocess import Preprocessing  # noqa: E402
+
 from test_training import make_dots, make_squares  # noqa: E402, I100
 
 
