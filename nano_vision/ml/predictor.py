@@ -101,6 +101,9 @@ class OnnxPredictor(Predictor):
         options.inter_op_num_threads = 1
         options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # idle threads sleep instead of spinning: on a small machine the camera, DDS and the
+        # other nodes need those cores between frames (measured: bench/speed.py)
+        options.add_session_config_entry('session.intra_op.allow_spinning', '0')
         providers = ['CPUExecutionProvider']
         if device in ('auto', 'cuda') and \
                 'CUDAExecutionProvider' in onnxruntime.get_available_providers():
