@@ -84,7 +84,9 @@ def calibration_images(checkpoint, dataset=None, count=128, seed=0):
     """
     from nano_vision.datasets import load_dataset, split_samples
     options = checkpoint.get('train_options', {})
-    recorded = options.get('data')
+    candidates = [path for path in (options.get('data_path'), options.get('data')) if path]
+    recorded = next((path for path in candidates if os.path.isdir(path)),
+                    candidates[0] if candidates else None)
     if dataset is None:
         if not recorded or not os.path.isdir(recorded):
             raise ValueError(

@@ -183,6 +183,7 @@ def train(options, echo=print):
     options_record = {k: (list(v) if isinstance(v, tuple) else v)
                       for k, v in asdict(options).items()}
     options_record.update(task=task, names=list(dataset.names), hflip_used=hflip,
+                          data_path=os.path.abspath(options.data),
                           train_samples=len(train_samples), val_samples=len(val_samples),
                           dataset_counts=dataset.counts())
     meta = {'task': task, 'arch': arch, 'names': dataset.names,
