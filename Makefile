@@ -43,8 +43,10 @@ test: install/.built
 lint: install/.built
 	. ./activate.sh && pytest test/test_lint.py
 
+# BENCH_ARGS=--quick for a smoke run of every script
 bench: install/.built
-	. ./activate.sh && python bench/camera_fps.py && python bench/inference_overload.py
+	. ./activate.sh && python bench/camera_fps.py $(BENCH_ARGS) && \
+		python bench/inference_overload.py $(BENCH_ARGS) && python bench/speed.py $(BENCH_ARGS)
 
 clean:
 	rm -rf build install log
