@@ -116,7 +116,7 @@ def test_int8_export_without_calibration_images_says_what_to_give(squares_model,
     pytest.importorskip('onnxruntime')
     result, data = squares_model
     checkpoint = load_checkpoint(result.model_path)
-    checkpoint['train_options']['data'] = str(tmp_path / 'gone')
+    checkpoint['train_options'].update(data='gone', data_path=str(tmp_path / 'gone'))
     moved = tmp_path / 'moved.pt'
     torch.save(checkpoint, moved)
     assert cli(['export', str(moved), '--int8']) == 1
