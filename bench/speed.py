@@ -372,7 +372,7 @@ def pipelines(models, frames, frames_dir, quick, threads_choices):
                                        20 if quick else 200)
             alone_fps = 1e3 / alone_ms
             model = models['int8'] if backend == 'ort_int8' else models['onnx']
-            fast = pipeline(model, frames_dir, round(min(400.0, 1.5 * alone_fps), 1),
+            fast = pipeline(model, frames_dir, round(min(240.0, 1.5 * alone_fps), 1),
                             seconds, threads)
             slow = pipeline(model, frames_dir, 30.0, seconds, threads)
             row = {'backend': backend, 'threads': threads,
