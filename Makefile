@@ -50,8 +50,10 @@ lint: install/.built
 demo: install/.built
 	. ./activate.sh && nano-vision demo --project $(PROJECT) --out $(DEMO_OUT) $(DEMO_ARGS)
 
+# BENCH_ARGS=--quick for a smoke run of every script
 bench: install/.built
-	. ./activate.sh && python bench/camera_fps.py && python bench/inference_overload.py
+	. ./activate.sh && python bench/camera_fps.py $(BENCH_ARGS) && \
+		python bench/inference_overload.py $(BENCH_ARGS) && python bench/speed.py $(BENCH_ARGS)
 
 clean:
 	rm -rf build install log

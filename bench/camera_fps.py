@@ -112,8 +112,12 @@ def main():
     parser.add_argument('--seconds', type=float, default=10.0)
     parser.add_argument('--rates', type=float, nargs='+', default=[30.0, 120.0],
                         help='requested camera rates; a high one shows the ceiling')
+    parser.add_argument('--quick', action='store_true',
+                        help='a smoke run: 2 s at 30 fps, results.json left alone')
     parser.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.quick and not args.child:
+        args.seconds, args.rates = 2.0, [30.0]
     if not CAMERA.exists():
         sys.exit(f'{CAMERA} is missing: run make setup first')
     if args.child:
@@ -133,6 +137,8 @@ def main():
     for r in rows:
         print(f"{r['fastdds']:<20} {r['requested_fps']:>9g} {r['width']}x{r['height']:<5} "
               f"{r['fps']:>13.1f} {r['latency_ms_p50']:>7.1f} {r['latency_ms_p99']:>7.1f}")
+    if args.quick:
+        return
     path = ROOT / 'bench' / 'results.json'
     results = json.loads(path.read_text()) if path.exists() else {}
     results['camera_fps'] = {'machine': info, 'rows': rows, 'date': time.strftime('%Y-%m-%d'),

@@ -93,9 +93,15 @@ def main():
     parser.add_argument('--overload', type=float, default=4.0,
                         help='camera rate over the rate the classifier sustains')
     parser.add_argument('--input-size', type=int, default=224)
+    parser.add_argument('--quick', action='store_true',
+                        help='a smoke run: one short calibration, a few seconds, results.json '
+                        'left alone')
     args = parser.parse_args()
     width, height = 320, 240
     window = 300  # frames in the classifier's statistics window (nano_vision.live)
+    calibration_sec, attempts = 8, 4
+    if args.quick:
+        args.seconds, window, calibration_sec, attempts = 3.0, 10, 2, 1
     with tempfile.TemporaryDirectory() as tmp:
         model = os.path.join(tmp, 'bench.pt')
         # the weights do not matter for timing: an untrained ResNet-18, two classes
@@ -121,11 +127,11 @@ def main():
             # 1. the camera's own load slows the model: adjust the camera rate until
             #    frames arrive ``overload`` times faster than results come out
             before = 0
-            for _ in range(4):
+            for _ in range(attempts):
                 first = reader.wait(lambda m: m.frames_processed > 10 and
                                     m.frames_received > before, 120, 'results')
                 calib = reader.wait(
-                    lambda m: m.header.stamp.sec - first.header.stamp.sec >= 8, 30,
+                    lambda m: m.header.stamp.sec - first.header.stamp.sec >= calibration_sec, 30,
                     'calibration')
                 sustained = (calib.frames_processed - first.frames_processed) / (
                     calib.header.stamp.sec - first.header.stamp.sec)
@@ -174,6 +180,8 @@ def main():
     print(f"machine: {info['cpu']}, {info['cores']} cores, Python {info['python']}")
     for key, value in row.items():
         print(f'{key:>24}: {value}')
+    if args.quick:
+        return
     path = ROOT / 'bench' / 'results.json'
     results = json.loads(path.read_text()) if path.exists() else {}
     results['inference_overload'] = {'machine': info, 'row': row,

@@ -8,6 +8,7 @@ nano-vision eval face.pt data/face_test
 nano-vision predict face.pt image.jpg
 nano-vision export face.pt --onnx
 nano-vision demo --project thumbs --out demo_out
+nano-vision export face.pt --int8
 """
 
 import argparse
@@ -62,7 +63,8 @@ def _train(args):
     options = TrainOptions(
         data=args.data, out=args.out or default_out(args.data), task=args.task,
         names=_names(args.names), arch=args.arch, weights=args.weights,
-        freeze_backbone=args.freeze_backbone, epochs=args.epochs, batch_size=args.batch_size,
+        freeze_backbone=args.freeze_backbone,
+        feature_cache=not args.no_feature_cache, epochs=args.epochs, batch_size=args.batch_size,
         lr=args.lr, weight_decay=args.weight_decay, image_size=args.image_size,
         val_fraction=args.val_fraction, seed=args.seed, patience=args.patience,
         hflip=args.hflip, jitter=args.jitter, rotation_deg=args.rotation,
@@ -137,17 +139,40 @@ def _predict(args):
 
 
 def _export(args):
-    from nano_vision.ml.export import export_onnx
-    if not args.onnx:
-        print('nothing to export: give --onnx [OUT]', file=sys.stderr)
+    if not args.onnx and not args.int8:
+        print('nothing to export: give --onnx [OUT] and/or --int8 [OUT]', file=sys.stderr)
         return 2
-    out, difference = export_onnx(args.model, None if args.onnx is True else args.onnx,
-                                  opset=args.opset)
-    print(f'wrote {out}; max abs difference ONNX Runtime vs PyTorch: {difference:.3g}')
-    if difference > args.tolerance:
-        print(f'the difference is above the tolerance {args.tolerance:g}', file=sys.stderr)
-        return 1
-    return 0
+    status = 0
+    if args.onnx:
+        from nano_vision.ml.export import export_onnx
+        out, difference = export_onnx(args.model, None if args.onnx is True else args.onnx,
+                                      opset=args.opset)
+        print(f'wrote {out}; max abs difference ONNX Runtime vs PyTorch: {difference:.3g}')
+        if difference > args.tolerance:
+            print(f'the difference is above the tolerance {args.tolerance:g}', file=sys.stderr)
+            status = 1
+    if args.int8:
+        from nano_vision.ml.export import quantize_int8
+        try:
+            out, check = quantize_int8(args.model, None if args.int8 is True else args.int8,
+                                       args.calibration, args.calibration_count, args.opset)
+        except ValueError as exc:
+            print(f'int8 export failed: {exc}', file=sys.stderr)
+            return 1
+        if 'top1_agreement' in check:
+            text = f'top-1 agreement with PyTorch {check["top1_agreement"]:.1%}'
+            bad = check['top1_agreement'] < args.min_agreement
+        else:
+            text = f'mean abs difference {check["mean_abs_difference"]:.3g} (normalised)'
+            bad = check['mean_abs_difference'] > args.xy_tolerance
+        print(f'wrote {out} (int8, calibrated on {check["images"]} images); on them: {text}, '
+              f'max abs output difference {check["max_abs_difference"]:.3g}')
+        if bad:
+            print('the int8 model differs from PyTorch more than allowed '
+                  '(--min-agreement / --xy-tolerance): calibrate with more or more typical '
+                  'images, or use the fp32 export', file=sys.stderr)
+            status = 1
+    return status
 
 
 def _demo(args):
@@ -212,7 +237,10 @@ def build_parser():
     train.add_argument('--weights', default='none',
                        help='none, imagenet (torchvision cache, never downloaded) or a file')
     train.add_argument('--freeze-backbone', action='store_true',
-                       help='train the last layer only')
+                       help='train the last layer only (backbone features computed once)')
+    train.add_argument('--no-feature-cache', action='store_true',
+                       help='with --freeze-backbone: run the backbone on augmented images '
+                       'every epoch instead of once')
     train.add_argument('--epochs', type=int, default=30)
     train.add_argument('--batch-size', type=int, default=8)
     train.add_argument('--lr', type=float, default=1e-3)
@@ -254,6 +282,18 @@ def build_parser():
     export.add_argument('model')
     export.add_argument('--onnx', nargs='?', const=True, metavar='OUT',
                         help='write ONNX (default: the model path with .onnx)')
+    export.add_argument('--int8', nargs='?', const=True, metavar='OUT',
+                        help='write an int8 ONNX model (static quantisation, default OUT: '
+                        '<model>.int8.onnx), calibrated on training images')
+    export.add_argument('--calibration', metavar='DATASET',
+                        help='dataset folder for --int8 calibration (default: the training '
+                        'images of the dataset recorded in the model file)')
+    export.add_argument('--calibration-count', type=int, default=128,
+                        help='calibration images for --int8')
+    export.add_argument('--min-agreement', type=float, default=0.95,
+                        help='--int8 fails below this top-1 agreement with PyTorch')
+    export.add_argument('--xy-tolerance', type=float, default=0.05,
+                        help='--int8 of an XY model fails above this mean abs difference')
     export.add_argument('--opset', type=int, default=17)
     export.add_argument('--tolerance', type=float, default=1e-3,
                         help='largest accepted difference between ONNX and PyTorch outputs')

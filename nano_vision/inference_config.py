@@ -17,7 +17,8 @@ _EXPECTED = ParamSpec('expected_names', '', 'Comma-separated class or keypoint n
                       'start; empty accepts any model.')
 _STATS = ParamSpec('stats_period_sec', 5.0, 'Seconds between statistics on ~/stats and in '
                    'the log.', min_value=0.5, max_value=3600.0)
-_THREADS = ParamSpec('threads', 0, 'CPU threads for the model; 0 lets the backend choose.',
+_THREADS = ParamSpec('threads', 0, 'CPU threads for the model; 0: one per physical core '
+                     "(ONNX Runtime) or PyTorch's default.",
                      min_value=0, max_value=256)
 
 CLASSIFIER_PARAMETERS = (

@@ -145,3 +145,42 @@ class SampleDataset(torch.utils.data.Dataset):
         chw, keypoints = self._transform(chw, keypoints)
         points = (keypoints.numpy().astype(np.float32) / size) * 2.0 - 1.0
         return chw.permute(1, 2, 0).numpy(), points, mask
+
+
+class FeatureDataset(torch.utils.data.Dataset):
+    """Backbone outputs computed once, with the targets of their items.
+
+    Training the last layer of a frozen backbone needs the backbone's output
+    for each image; computed once, every later epoch is a few small matrix
+    products. The features come from the images as validation sees them (no
+    augmentation): the price of computing them once.
+    """
+
+    def __init__(self, features, targets):
+        """Hold ``features`` (N, F) and the ``targets`` of the same N items."""
+        self.features = features
+        self.targets = targets
+
+    def __len__(self):
+        """Return the number of items."""
+        return len(self.features)
+
+    def __getitem__(self, i):
+        """Return ``(feature vector, target)`` of item ``i``."""
+        return self.features[i], self.targets[i]
+
+    @classmethod
+    @torch.no_grad()
+    def compute(cls, backbone, dataset, device, batch_size=32):
+        """Run ``backbone`` (eval mode) over ``dataset`` once and keep what comes out."""
+        backbone.eval()
+        features, targets = [], []
+        loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size)
+        for images, target in loader:
+            features.append(backbone(images.to(device)).float())
+            if isinstance(target, (tuple, list)):
+                targets.extend(zip(*target))
+            else:
+                targets.extend(target)
+        width = features[0].shape[1] if features else 0
+        return cls(torch.cat(features) if features else torch.zeros(0, width), targets)

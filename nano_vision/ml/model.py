@@ -24,6 +24,28 @@ def _head(model):
     return model.classifier, str(len(model.classifier) - 1)
 
 
+def head_module(model):
+    """Return the swapped final layer (``fc`` of a ResNet)."""
+    parent, name = _head(model)
+    return getattr(parent, name)
+
+
+def backbone_of(model):
+    """Return a module computing what ``model`` feeds its final layer (shares its weights)."""
+    import copy
+    backbone = copy.copy(model)
+    parent, name = _head(model)
+    if parent is model:
+        backbone._modules = dict(model._modules)
+        backbone._modules[name] = nn.Identity()
+    else:
+        layers = list(parent.children())
+        layers[-1] = nn.Identity()
+        backbone._modules = dict(model._modules)
+        backbone._modules['classifier'] = nn.Sequential(*layers)
+    return backbone
+
+
 def head_parameters(model):
     """Return the parameters of the swapped final layer."""
     parent, name = _head(model)

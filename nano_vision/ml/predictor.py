@@ -28,14 +28,41 @@ class Predictor:
         """Return raw outputs (N, C) for a float32 (N, 3, S, S) batch."""
         raise NotImplementedError
 
+    _buffer = None
+
+    def _batch_buffer(self, count):
+        """Return a float32 (count, 3, S, S) array, the same one while ``count`` is the same."""
+        size = int(self.preprocessing.input_size)
+        shape = (count, 3, size, size)
+        if self._buffer is None or self._buffer.shape != shape:
+            self._buffer = np.empty(shape, np.float32)
+        return self._buffer
+
     def predict_batch(self, images, encoding='rgb8', min_confidence=0.0):
         """Return one prediction per image (arrays in ``encoding``, any size)."""
-        batch = np.stack([self.preprocessing(image, encoding) for image in images])
+        # frames are written into one reused input buffer: no allocation per frame
+        batch = self._batch_buffer(len(images))
+        for i, image in enumerate(images):
+            self.preprocessing(image, encoding, out=batch[i])
         return decode(self.task, self.names, self.run(batch), min_confidence)
 
     def predict(self, image, encoding='rgb8', min_confidence=0.0):
         """Return the prediction for one image."""
         return self.predict_batch([image], encoding, min_confidence)[0]
+
+
+def physical_cores():
+    """Return the number of physical cores this process may run on (hyperthreads count once)."""
+    cpus = os.sched_getaffinity(0) if hasattr(os, 'sched_getaffinity') else \
+        range(os.cpu_count() or 1)
+    cores = set()
+    for cpu in cpus:
+        try:
+            with open(f'/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list') as f:
+                cores.add(f.read().strip())
+        except OSError:
+            cores.add(str(cpu))
+    return max(1, len(cores))
 
 
 class TorchPredictor(Predictor):
@@ -69,8 +96,14 @@ class OnnxPredictor(Predictor):
         """Open ``path`` with ONNX Runtime (CUDA provider when asked and available)."""
         import onnxruntime
         options = onnxruntime.SessionOptions()
-        if threads > 0:
-            options.intra_op_num_threads = threads
+        # one thread per physical core: hyperthreads share the same vector units
+        options.intra_op_num_threads = threads if threads > 0 else physical_cores()
+        options.inter_op_num_threads = 1
+        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # idle threads sleep instead of spinning: on a small machine the camera, DDS and the
+        # other nodes need those cores between frames (measured: bench/speed.py)
+        options.add_session_config_entry('session.intra_op.allow_spinning', '0')
         providers = ['CPUExecutionProvider']
         if device in ('auto', 'cuda') and \
                 'CUDAExecutionProvider' in onnxruntime.get_available_providers():
@@ -94,7 +127,7 @@ class OnnxPredictor(Predictor):
 
     def run(self, batch):
         """Return raw outputs for a preprocessed batch."""
-        return self.session.run(None, {self._input: batch.astype(np.float32)})[0]
+        return self.session.run(None, {self._input: np.asarray(batch, np.float32)})[0]
 
 
 def load_predictor(path, device='auto', threads=0):

@@ -24,9 +24,10 @@ from tqdm import tqdm
 
 from nano_vision.datasets import describe, load_dataset, split_samples, XY
 from nano_vision.ml.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
-from nano_vision.ml.data import Augmentation, flip_changes_meaning, SampleDataset
+from nano_vision.ml.data import (Augmentation, FeatureDataset, flip_changes_meaning,
+                                 SampleDataset)
 from nano_vision.ml.evaluate import collect, loss_fn, report, to_device
-from nano_vision.ml.model import build_model, select_device
+from nano_vision.ml.model import backbone_of, build_model, head_module, select_device
 from nano_vision.preprocess import Preprocessing
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class TrainOptions:
     arch: str = 'resnet18'
     weights: str = 'none'
     freeze_backbone: bool = False
+    feature_cache: bool = True
     epochs: int = 30
     batch_size: int = 8
     lr: float = 1e-3
@@ -181,6 +183,7 @@ def train(options, echo=print):
     options_record = {k: (list(v) if isinstance(v, tuple) else v)
                       for k, v in asdict(options).items()}
     options_record.update(task=task, names=list(dataset.names), hflip_used=hflip,
+                          data_path=os.path.abspath(options.data),
                           train_samples=len(train_samples), val_samples=len(val_samples),
                           dataset_counts=dataset.counts())
     meta = {'task': task, 'arch': arch, 'names': dataset.names,
@@ -189,12 +192,28 @@ def train(options, echo=print):
     echo(f'training {arch} ({options.weights if not resume else "resumed"} weights'
          f'{", frozen backbone" if options.freeze_backbone else ""}) on {device} for up to '
          f'{options.epochs} epochs; model -> {options.out}')
+    trained, cache_seconds = model, 0.0
+    if options.freeze_backbone and options.feature_cache:
+        # the backbone never changes: run it once, then train the last layer on its outputs
+        began = time.monotonic()
+        backbone = backbone_of(model)
+        plain_train = SampleDataset(train_samples, dataset.names, task, preprocessing)
+        train_loader = torch.utils.data.DataLoader(
+            FeatureDataset.compute(backbone, plain_train, device), batch_size=options.batch_size,
+            shuffle=True, drop_last=len(plain_train) > options.batch_size)
+        val_loader = torch.utils.data.DataLoader(
+            FeatureDataset.compute(backbone, val_set, device), batch_size=max(16,
+                                                                              options.batch_size))
+        trained, cache_seconds = head_module(model), time.monotonic() - began
+        echo(f'backbone features of {len(plain_train)} + {len(val_set)} images computed once '
+             f'({cache_seconds:.1f} s, no augmentation); later epochs train the last layer only')
     echo(_row_text(None, task, header=True))
     for epoch in range(start, options.epochs):
-        began = time.monotonic()
+        began = time.monotonic() - cache_seconds
+        cache_seconds = 0.0
         train_loss, train_correct, seen = _train_epoch(
-            model, train_loader, optimizer, task, device, options, epoch)
-        val_loss, out, targets = collect(model, val_loader, task, device)
+            trained, train_loader, optimizer, task, device, options, epoch)
+        val_loss, out, targets = collect(trained, val_loader, task, device)
         metrics = report(task, dataset.names, out, targets)
         row = {'epoch': epoch + 1, 'train_loss': train_loss, 'val_loss': val_loss,
                'lr': optimizer.param_groups[0]['lr'], 'seconds': time.monotonic() - began}

@@ -1,0 +1,629 @@
+"""Inference and training speed: the course's way against nano_vision's fast paths.
+
+One run measures, on this machine (ratios within the run are what count):
+
+1. model only, batch 1, ResNet-18 at 224x224 (random weights: they do not change
+   the arithmetic), 640x480 RGB camera frames in, so preprocessing counts:
+   the course's way (PIL resize + torchvision transforms + PyTorch eager fp32),
+   PyTorch eager and channels_last with nano_vision's preprocessing, ONNX
+   Runtime fp32 and ONNX Runtime int8 (static, QDQ, per channel, calibrated on
+   synthetic thumbs images). Each path runs in its own process, in interleaved
+   rounds; medians of all repeats.
+2. the compute limit: 1.81 GMACs per image against the peak of this machine's
+   cores, measured with one large fp32 matrix product (PyTorch) and one large
+   int8 one (ONNX Runtime MatMulInteger), and how close each path gets.
+3. the pipeline through ROS between processes: the ``camera`` node publishing
+   640x480 rgb8 frames (synthetic thumbs scenes, read from a folder so that
+   rendering does not compete with the model for the cores) -> the
+   ``classifier`` node -> Classification messages received here. Throughput
+   with the camera faster than the model, and latency (receive time minus the
+   frame's stamp) with the camera at 30 fps; the ROS part is that latency minus
+   the node's own model time (from its ``~/stats``).
+4. int8 against fp32 accuracy on a held-out synthetic thumbs set (a model
+   trained here, at 112x112, from scratch; or ``--accuracy-model``).
+5. training: full fine-tuning against a frozen backbone with cached features
+   (images/s, seconds per epoch, time to a validation accuracy).
+
+Run after ``. ./activate.sh``:  python bench/speed.py [--quick]
+Merges the numbers into bench/results.json under ``speed``.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import numpy as np
+
+os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+os.environ['ROS_LOCALHOST_ONLY'] = '1'
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+# 640x480 rgb8 frames need the enlarged shared-memory segment (config/fastdds.xml)
+os.environ.setdefault('FASTDDS_DEFAULT_PROFILES_FILE', str(ROOT / 'config' / 'fastdds.xml'))
+BIN = ROOT / 'install' / 'nano_vision' / 'lib' / 'nano_vision'
+GMACS = 1.814  # ResNet-18, 224x224, multiply-accumulates per image
+NAMES = ['thumbs_down', 'thumbs_up']
+PATHS = {
+    'course': 'course: PIL + torchvision transforms + PyTorch eager fp32',
+    'torch': 'PyTorch eager fp32, nano_vision preprocessing',
+    'torch_cl': 'PyTorch channels_last fp32, nano_vision preprocessing',
+    'ort_fp32': 'ONNX Runtime fp32',
+    'ort_int8': 'ONNX Runtime int8 (static QDQ, per channel)',
+}
+
+
+def machine():
+    """Return what describes this machine and its software."""
+    info = {'cpu': platform.processor(), 'cores': os.cpu_count(),
+            'python': platform.python_version(), 'flags': []}
+    try:
+        for line in pathlib.Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'):
+                info['cpu'] = line.split(':', 1)[1].strip()
+            if line.startswith('flags'):
+                flags = set(line.split(':', 1)[1].split())
+                info['flags'] = [f for f in ('avx2', 'fma', 'avx512f', 'avx512_vnni',
+                                             'avx_vnni', 'avx512_bf16', 'amx_int8')
+                                 if f in flags]
+    except OSError:
+        pass
+    import cv2
+    import onnxruntime
+    import torch
+    info.update(torch=torch.__version__, onnxruntime=onnxruntime.__version__,
+                opencv=cv2.__version__, load_average=[round(v, 2) for v in os.getloadavg()],
+                fastdds_profile=os.environ.get('FASTDDS_DEFAULT_PROFILES_FILE', ''),
+                rmw=os.environ.get('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp (default)'))
+    return info
+
+
+def timed(function, iterations, warmup):
+    """Return the seconds of each of ``iterations`` calls after ``warmup`` calls."""
+    for _ in range(warmup):
+        function()
+    times = []
+    for _ in range(iterations):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+# -- 1. model only -------------------------------------------------------------------------
+
+def load_path(name, models):
+    """Return ``(predict(frame), run_only())`` of one path (in the child process)."""
+    import torch
+    from nano_vision.ml.predictor import load_predictor
+    if name == 'course':
+        from PIL import Image
+        from torchvision import transforms
+        predictor = load_predictor(models['pt'], 'cpu')
+        model = predictor.model
+        pre = predictor.preprocessing
+        transform = transforms.Compose([
+            transforms.Resize((pre.input_size, pre.input_size)), transforms.ToTensor(),
+            transforms.Normalize(pre.mean, pre.std)])
+
+        def predict(frame):
+            with torch.no_grad():
+                batch = transform(Image.fromarray(frame)).unsqueeze(0)
+                return torch.softmax(model(batch), 1)[0].argmax().item()
+        batch = torch.zeros(1, 3, pre.input_size, pre.input_size)
+
+        def run_only():
+            with torch.no_grad():
+                model(batch)
+        return predict, run_only
+    path = models['onnx'] if name == 'ort_fp32' else models['int8'] if name == 'ort_int8' \
+        else models['pt']
+    predictor = load_predictor(path, 'cpu')
+    if name == 'torch_cl':
+        predictor.model = predictor.model.to(memory_format=torch.channels_last)
+        run = predictor.run
+        predictor.run = lambda batch: run(np.ascontiguousarray(batch))
+    size = predictor.preprocessing.input_size
+    batch = np.zeros((1, 3, size, size), np.float32)
+    if name == 'torch_cl':
+        model = predictor.model
+
+        @torch.inference_mode()
+        def run_only():
+            model(torch.from_numpy(batch).contiguous(memory_format=torch.channels_last))
+        return (lambda frame: predictor.predict(frame)), run_only
+    return (lambda frame: predictor.predict(frame)), (lambda: predictor.run(batch))
+
+
+def child_model_only(args):
+    """Time one path in this process; print JSON."""
+    models = json.loads(args.models)
+    frames = [np.load(path) for path in models['frames']]
+    predict, run_only = load_path(args.child, models)
+    count = [0]
+
+    def next_frame():
+        count[0] += 1
+        return predict(frames[count[0] % len(frames)])
+    full = timed(next_frame, args.iterations, 5)
+    model = timed(run_only, args.iterations, 2)
+    print(json.dumps({'predict': full, 'model': model}))
+
+
+def model_only(models, rounds, iterations):
+    """Time every path in its own process, ``rounds`` times interleaved."""
+    samples = {name: {'predict': [], 'model': []} for name in PATHS}
+    for round_ in range(rounds):
+        for name in PATHS:
+            out = subprocess.run(
+                [sys.executable, __file__, '--child', name, '--models', json.dumps(models),
+                 '--iterations', str(iterations)], check=True, capture_output=True, text=True)
+            values = json.loads(out.stdout.strip().splitlines()[-1])
+            for key in values:
+                samples[name][key] += values[key]
+            print(f'  round {round_ + 1}/{rounds} {name:<9} '
+                  f'{statistics.median(values["predict"]) * 1e3:7.2f} ms', flush=True)
+    rows = {}
+    for name, values in samples.items():
+        ms = statistics.median(values['predict']) * 1e3
+        model_ms = statistics.median(values['model']) * 1e3
+        rows[name] = {'path': PATHS[name], 'latency_ms_p50': round(ms, 2),
+                      'latency_ms_p90': round(float(np.percentile(values['predict'], 90)) *
+                                              1e3, 2),
+                      'fps': round(1e3 / ms, 1), 'model_ms_p50': round(model_ms, 2),
+                      'preprocess_and_decode_ms': round(ms - model_ms, 2),
+                      'gmacs_per_s': round(GMACS / model_ms * 1e3, 1),
+                      'repeats': len(values['predict'])}
+    base = rows['course']['fps']
+    for row in rows.values():
+        row['speedup_vs_course'] = round(row['fps'] / base, 2)
+    return rows
+
+
+def ort_settings(models, frames, rounds, iterations):
+    """Time ONNX Runtime int8 and fp32 with 1 or all threads, spinning or sleeping."""
+    import onnxruntime
+    from nano_vision.ml.predictor import load_predictor, physical_cores
+    rows = {}
+    for backend in ('onnx', 'int8'):
+        for threads in sorted({1, physical_cores()}):
+            for spin in ('1', '0'):
+                predictor = load_predictor(models[backend], 'cpu', threads)
+                options = onnxruntime.SessionOptions()
+                options.intra_op_num_threads = threads
+                options.inter_op_num_threads = 1
+                options.add_session_config_entry('session.intra_op.allow_spinning', spin)
+                predictor.session = onnxruntime.InferenceSession(
+                    models[backend], options, providers=['CPUExecutionProvider'])
+                rows[(backend, threads, spin)] = predictor
+    times = {key: [] for key in rows}
+    for _ in range(rounds):
+        for key, predictor in rows.items():
+            times[key] += timed(lambda: predictor.predict(frames[0]), iterations, 3)
+    out = []
+    for (backend, threads, spin), values in times.items():
+        out.append({'backend': 'ort_fp32' if backend == 'onnx' else 'ort_int8',
+                    'threads': threads, 'spinning': spin == '1',
+                    'latency_ms_p50': round(statistics.median(values) * 1e3, 2)})
+        print(f'  {out[-1]}', flush=True)
+    return out
+
+
+# -- 2. compute limit ----------------------------------------------------------------------
+
+def _matmul_session(kind, n, threads):
+    from onnx import helper, TensorProto
+    import onnxruntime
+    types = {'fp32': (TensorProto.FLOAT, TensorProto.FLOAT, TensorProto.FLOAT, 'MatMul'),
+             'int8': (TensorProto.UINT8, TensorProto.INT8, TensorProto.INT32, 'MatMulInteger')}
+    a, b, c, op = types[kind]
+    graph = helper.make_graph(
+        [helper.make_node(op, ['a', 'b'], ['c'])], f'{kind}_peak',
+        [helper.make_tensor_value_info('a', a, [n, n]),
+         helper.make_tensor_value_info('b', b, [n, n])],
+        [helper.make_tensor_value_info('c', c, [n, n])])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)], ir_version=8)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    return onnxruntime.InferenceSession(proto.SerializeToString(), options,
+                                        providers=['CPUExecutionProvider'])
+
+
+def peak_gmacs(quick):
+    """Return measured fp32 and int8 GMAC/s of this machine's cores (large matrix products)."""
+    import torch
+    from nano_vision.ml.predictor import physical_cores
+    n, repeats = (1024, 3) if quick else (2048, 10)
+    threads = physical_cores()
+    rng = np.random.default_rng(0)
+    inputs = {'fp32': {'a': rng.standard_normal((n, n), np.float32),
+                       'b': rng.standard_normal((n, n), np.float32)},
+              'int8': {'a': rng.integers(0, 255, (n, n), dtype=np.uint8),
+                       'b': rng.integers(-127, 127, (n, n), dtype=np.int8)}}
+    macs = n ** 3 / 1e9
+    out = {}
+    for kind in ('fp32', 'int8'):
+        session = _matmul_session(kind, n, threads)
+        seconds = timed(lambda: session.run(None, inputs[kind]), repeats, 2)
+        out[f'{kind}_gmacs_per_s'] = round(macs / statistics.median(seconds), 1)
+    a, b = torch.from_numpy(inputs['fp32']['a']), torch.from_numpy(inputs['fp32']['b'])
+    out['torch_mm_fp32_gmacs_per_s'] = round(
+        macs / statistics.median(timed(lambda: torch.mm(a, b), repeats, 2)), 1)
+    out['how'] = (f'median of {n}x{n}x{n} matrix products on {threads} threads with ONNX '
+                  'Runtime (MatMul fp32, MatMulInteger uint8 x int8); torch.mm for reference')
+    return out
+
+
+# -- 3. pipeline through ROS ---------------------------------------------------------------
+
+class ResultReader:
+    """Receives the classifier's results and its ``~/stats`` in this process."""
+
+    def __init__(self, namespace):
+        """Subscribe in ``namespace``."""
+        import rclpy
+        from nano_vision_msgs.msg import Classification, InferenceStats
+        self.rclpy = rclpy
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node('bench_speed', namespace=namespace, context=self.context)
+        self.results, self.stats = [], None
+        self.node.create_subscription(Classification, 'classification', self._on_result, 50)
+        self.node.create_subscription(InferenceStats, 'classifier/stats', self._on_stats, 10)
+        self.executor = rclpy.executors.SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+
+    def _on_result(self, msg):
+        now = time.time_ns()
+        stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+        self.results.append((time.monotonic(), (now - stamp) / 1e6))
+
+    def _on_stats(self, msg):
+        self.stats = msg
+
+    def spin_for(self, seconds, until=None):
+        """Spin ``seconds`` (or until ``until()`` holds)."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end and not (until and until()):
+            self.executor.spin_once(timeout_sec=0.05)
+
+    def close(self):
+        """Shut the node and its context down."""
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.rclpy.try_shutdown(context=self.context)
+
+
+def pipeline(model, frames_dir, camera_fps, seconds, threads, warmup=3.0):
+    """Run camera -> classifier -> this process; return fps and latencies."""
+    namespace = f'/bench_{uuid.uuid4().hex[:8]}'
+    common = ['--ros-args', '-r', f'__ns:={namespace}', '--log-level', 'warn']
+    children = [
+        subprocess.Popen([str(BIN / 'classifier'), *common, '-p', f'model:={model}',
+                          '-p', f'threads:={threads}', '-p', 'stats_period_sec:=1.0',
+                          '-r', 'image:=image_raw']),
+        subprocess.Popen([str(BIN / 'camera'), *common, '-p', f'source:={frames_dir}',
+                          '-p', 'width:=640', '-p', 'height:=480', '-p', 'encoding:=rgb8',
+                          '-p', f'fps:={camera_fps}'])]
+    reader = ResultReader(namespace)
+    try:
+        reader.spin_for(60, until=lambda: len(reader.results) > 5)
+        if not reader.results:
+            sys.exit('no classification arrived in 60 s: is the workspace built?')
+        reader.spin_for(warmup)
+        begin = time.monotonic()
+        reader.spin_for(seconds)
+        end = time.monotonic()
+        stats_deadline = time.monotonic() + 3
+        first = reader.stats
+        reader.spin_for(3, until=lambda: reader.stats is not first or
+                        time.monotonic() > stats_deadline)
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.wait(timeout=10)
+        reader.close()
+    window = [latency for arrived, latency in reader.results if begin <= arrived < end]
+    if len(window) < 2:
+        sys.exit(f'only {len(window)} results in {seconds} s')
+    stats = reader.stats
+    row = {'camera_fps': camera_fps, 'threads': threads, 'results': len(window),
+           'fps': round(len(window) / (end - begin), 1),
+           'latency_ms_p50': round(statistics.median(window), 2),
+           'latency_ms_p99': round(float(np.percentile(window, 99)), 2)}
+    if stats is not None:
+        row.update(node_model_ms_p50=round(stats.model_latency_ms_p50, 2),
+                   node_frames_dropped=int(stats.frames_dropped))
+        row['ros_ms_p50'] = round(row['latency_ms_p50'] - row['node_model_ms_p50'], 2)
+    return row
+
+
+def node_model_only(model, frames, threads, iterations):
+    """Return the median ms of one prediction with the node's settings, in a child process."""
+    code = ('import json, sys, time, numpy as np\n'
+            'from nano_vision.ml.predictor import load_predictor\n'
+            f'p = load_predictor({model!r}, "cpu", {threads})\n'
+            f'frames = [np.load(f) for f in {frames!r}]\n'
+            'times = []\n'
+            f'for i in range({iterations} + 5):\n'
+            '    s = time.perf_counter(); p.predict(frames[i % len(frames)])\n'
+            '    times.append(time.perf_counter() - s)\n'
+            'print(json.dumps(times[5:]))\n')
+    out = subprocess.run([sys.executable, '-c', code], check=True, capture_output=True,
+                         text=True).stdout
+    return statistics.median(json.loads(out.strip().splitlines()[-1])) * 1e3
+
+
+def pipelines(models, frames, frames_dir, quick, threads_choices):
+    """Measure the pipeline of each ONNX model with each thread count."""
+    rows = []
+    seconds = 3.0 if quick else 12.0
+    for backend in ('ort_int8', 'ort_fp32'):
+        for threads in threads_choices:
+            alone_ms = node_model_only(models[backend[4:] if backend == 'ort_int8' else
+                                              'onnx'], frames, threads,
+                                       20 if quick else 200)
+            alone_fps = 1e3 / alone_ms
+            model = models['int8'] if backend == 'ort_int8' else models['onnx']
+            fast = pipeline(model, frames_dir, round(min(240.0, 1.5 * alone_fps), 1),
+                            seconds, threads)
+            slow = pipeline(model, frames_dir, 30.0, seconds, threads)
+            row = {'backend': backend, 'threads': threads,
+                   'model_only_ms': round(alone_ms, 2), 'model_only_fps': round(alone_fps, 1),
+                   'throughput': fast, 'at_30fps': slow,
+                   'fps_over_model_only': round(fast['fps'] / alone_fps, 3)}
+            rows.append(row)
+            print(f'  {backend} threads={threads}: model only {alone_fps:.1f} fps, through ROS '
+                  f'{fast["fps"]:.1f} fps ({row["fps_over_model_only"]:.0%}); at 30 fps '
+                  f'latency p50 {slow["latency_ms_p50"]:.1f} ms, p99 '
+                  f'{slow["latency_ms_p99"]:.1f} ms, ROS part p50 '
+                  f'{slow.get("ros_ms_p50", float("nan")):.1f} ms', flush=True)
+    return rows
+
+
+# -- 4. accuracy and 5. training -----------------------------------------------------------
+
+def train_run(data, out, epochs, freeze, size):
+    """Train from scratch; return the history and the wall time."""
+    from nano_vision.ml.train import train, TrainOptions
+    options = TrainOptions(data=data, out=out, image_size=size, epochs=epochs,
+                           freeze_backbone=freeze, patience=epochs, plots=False,
+                           progress=False, device='cpu', lr=1e-3 if not freeze else 1e-2)
+    began = time.monotonic()
+    result = train(options, echo=lambda line: None)
+    return result, time.monotonic() - began
+
+
+def training_row(result, wall, target):
+    """Summarise a training run: per-epoch seconds, images/s, time to ``target`` accuracy."""
+    from nano_vision.ml.checkpoint import load_checkpoint
+    options = load_checkpoint(result.model_path)['train_options']
+    history = result.history
+    elapsed, reached = 0.0, None
+    for row in history:
+        elapsed += row['seconds']
+        if reached is None and row['val_acc'] >= target:
+            reached = round(elapsed, 2)
+    seconds = [row['seconds'] for row in history]
+    later = statistics.median(seconds[1:] or seconds)
+    return {'epochs': len(history), 'wall_s': round(wall, 1),
+            'train_images': options['train_samples'], 'val_images': options['val_samples'],
+            'first_epoch_s': round(seconds[0], 3), 'later_epoch_s_median': round(later, 4),
+            'train_images_per_s_later_epochs': round(options['train_samples'] / later, 1),
+            'best_val_acc': round(max(r['val_acc'] for r in history), 3),
+            'target_val_acc': target, 'seconds_to_target': reached}
+
+
+def load_checkpoint_metrics(path):
+    """Return the validation accuracy recorded in a checkpoint."""
+    from nano_vision.ml.checkpoint import load_checkpoint
+    return round(load_checkpoint(path)['metrics'].get('accuracy', float('nan')), 4)
+
+
+def accuracy(models, test_dir):
+    """Return the accuracy of each model file on the images of ``test_dir``."""
+    import cv2
+    from nano_vision.datasets import load_dataset
+    from nano_vision.ml.predictor import load_predictor
+    dataset = load_dataset(test_dir, task='classification', names=NAMES)
+    images = [(cv2.imread(s.path, cv2.IMREAD_COLOR), s.label) for s in dataset.samples]
+    out = {}
+    for name, path in models.items():
+        predictor = load_predictor(path, 'cpu')
+        right = sum(predictor.predict(image, 'bgr8').label == label for image, label in images)
+        out[name] = round(right / len(images), 4)
+    out['images'] = len(images)
+    return out
+
+
+# -- main ----------------------------------------------------------------------------------
+
+def prepare(tmp, quick):
+    """Write the datasets, camera frames and the timing model; return their paths."""
+    import cv2
+    import torch
+    from nano_vision.ml.checkpoint import make_checkpoint, save_checkpoint
+    from nano_vision.ml.export import export_onnx, quantize_int8
+    from nano_vision.ml.model import build_model
+    from nano_vision.preprocess import Preprocessing
+    from nano_vision.synthetic_dataset import write_synthetic_dataset
+    paths = {'train': os.path.join(tmp, 'thumbs'), 'test': os.path.join(tmp, 'thumbs_test'),
+             'frames_dir': os.path.join(tmp, 'frames')}
+    write_synthetic_dataset('thumbs', paths['train'], 80 if quick else 240, 112, seed=1)
+    write_synthetic_dataset('thumbs', paths['test'], 40 if quick else 200, 112, seed=2)
+    samples = write_synthetic_dataset('thumbs', os.path.join(tmp, 'frames_jpg'), 8,
+                                      (640, 480), seed=3)
+    os.makedirs(paths['frames_dir'])
+    frames = []
+    for i, sample in enumerate(samples):
+        bgr = cv2.imread(sample.path, cv2.IMREAD_COLOR)
+        # uncompressed: the camera node only copies them, leaving the cores to the model
+        cv2.imwrite(os.path.join(paths['frames_dir'], f'{i:03d}.bmp'), bgr)
+        frames.append(os.path.join(tmp, f'frame{i}.npy'))
+        np.save(frames[-1], cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    paths['frames'] = frames
+    torch.manual_seed(0)
+    pt = os.path.join(tmp, 'resnet18_224.pt')
+    save_checkpoint(make_checkpoint(
+        build_model('resnet18', len(NAMES)), task='classification', arch='resnet18',
+        names=NAMES, preprocessing=Preprocessing(224),
+        train_options={'data': paths['train'], 'val_fraction': 0.2, 'seed': 0}), pt)
+    paths['pt'] = pt
+    paths['onnx'], _ = export_onnx(pt)
+    paths['int8'], _ = quantize_int8(pt, count=32 if quick else 128)
+    return paths
+
+
+def main():
+    """Run every part and print and store the tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--quick', action='store_true',
+                        help='a fast smoke run: few repeats, tiny datasets, short pipelines')
+    parser.add_argument('--rounds', type=int, default=3, help='interleaved rounds of paths')
+    parser.add_argument('--iterations', type=int, default=60, help='frames per path per round')
+    parser.add_argument('--threads', type=int, nargs='+', default=[0, 1],
+                        help='classifier node threads to measure the pipeline with (0: '
+                        'one per physical core)')
+    parser.add_argument('--target-accuracy', type=float, default=0.9)
+    parser.add_argument('--epochs', type=int, default=6, help='epochs of full fine-tuning')
+    parser.add_argument('--accuracy-model', help='a thumbs .pt checkpoint to compare int8 and '
+                        'fp32 with (calibrated on its recorded dataset) instead of the model '
+                        'trained by the training part')
+    parser.add_argument('--skip', nargs='*', default=[],
+                        choices=['model', 'settings', 'peak', 'pipeline', 'accuracy',
+                                 'training'])
+    parser.add_argument('--child', help=argparse.SUPPRESS)
+    parser.add_argument('--models', help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child_model_only(args)
+        return
+    if not (BIN / 'classifier').exists():
+        sys.exit(f'{BIN} has no classifier: run make setup first')
+    if args.quick:
+        args.rounds, args.iterations, args.epochs = 1, 8, 2
+    info = machine()
+    print(f"machine: {info['cpu']}, {info['cores']} cores ({', '.join(info['flags'])}), "
+          f"Python {info['python']}, torch {info['torch']}, onnxruntime "
+          f"{info['onnxruntime']}, load average {info['load_average']}", flush=True)
+    results = {'machine': info, 'date': time.strftime('%Y-%m-%d %H:%M'), 'quick': args.quick}
+    with tempfile.TemporaryDirectory() as tmp:
+        print('preparing models and data ...', flush=True)
+        paths = prepare(tmp, args.quick)
+        models = {k: paths[k] for k in ('pt', 'onnx', 'int8', 'frames')}
+        if 'model' not in args.skip:
+            print('1. model only, batch 1, 640x480 frames in:', flush=True)
+            results['model_only'] = model_only(models, args.rounds, args.iterations)
+        if 'settings' not in args.skip:
+            print('1b. ONNX Runtime threads and spinning:', flush=True)
+            results['ort_settings'] = ort_settings(
+                models, [np.load(f) for f in paths['frames']], args.rounds,
+                max(5, args.iterations // 3))
+        if 'peak' not in args.skip:
+            print('2. peak of the cores ...', flush=True)
+            results['peak'] = peak_gmacs(args.quick)
+        if 'pipeline' not in args.skip:
+            print('3. pipeline through ROS (camera -> classifier -> here):', flush=True)
+            results['pipeline'] = pipelines(models, paths['frames'], paths['frames_dir'],
+                                            args.quick, args.threads)
+        if 'training' not in args.skip or ('accuracy' not in args.skip and
+                                           not args.accuracy_model):
+            print('4./5. training from scratch at 112x112 (full, then frozen) ...', flush=True)
+            full, wall = train_run(paths['train'], os.path.join(tmp, 'thumbs112.pt'),
+                                   args.epochs, False, 112)
+            results['training'] = {'image_size': 112,
+                                   'full': training_row(full, wall, args.target_accuracy)}
+            frozen, wall = train_run(paths['train'], os.path.join(tmp, 'frozen112.pt'),
+                                     max(args.epochs, 10 if args.quick else 30), True, 112)
+            results['training']['frozen_cached'] = training_row(frozen, wall,
+                                                                args.target_accuracy)
+            _training_ratios(results['training'])
+        if 'accuracy' not in args.skip:
+            from nano_vision.ml.export import export_onnx, quantize_int8
+            print('4. int8 against fp32 on the held-out set ...', flush=True)
+            checkpoint = args.accuracy_model or os.path.join(tmp, 'thumbs112.pt')
+            onnx_path, _ = export_onnx(checkpoint)
+            int8_path, check = quantize_int8(checkpoint, count=32 if args.quick else 128)
+            results['accuracy'] = accuracy(
+                {'torch_fp32': checkpoint, 'ort_fp32': onnx_path, 'ort_int8': int8_path},
+                paths['test'])
+            results['accuracy']['int8_top1_agreement_on_calibration'] = \
+                check['top1_agreement']
+            results['accuracy']['model'] = (
+                f'{args.accuracy_model} (given)' if args.accuracy_model else
+                'ResNet-18 trained here from scratch, 112x112')
+            results['accuracy']['model_val_acc'] = load_checkpoint_metrics(checkpoint)
+    report(results)
+    if not args.quick:
+        path = ROOT / 'bench' / 'results.json'
+        stored = json.loads(path.read_text()) if path.exists() else {}
+        # parts skipped in this run keep their numbers from the run that measured them
+        earlier = stored.get('speed', {})
+        kept = [key for key in ('model_only', 'ort_settings', 'peak', 'pipeline', 'accuracy',
+                                'training') if key not in results and key in earlier]
+        for key in kept:
+            results[key] = earlier[key]
+        if kept:
+            results['from_an_earlier_run'] = {
+                key: earlier.get('from_an_earlier_run', {}).get(key, earlier.get('date'))
+                for key in kept}
+        stored['speed'] = results
+        path.write_text(json.dumps(stored, indent=2) + '\n')
+        print(f'written to {path}')
+
+
+def _training_ratios(training):
+    full, cached = training['full'], training['frozen_cached']
+    training['later_epoch_speedup'] = round(
+        full['later_epoch_s_median'] / max(cached['later_epoch_s_median'], 1e-9), 1)
+
+
+def report(results):
+    """Print the tables."""
+    rows = results.get('model_only')
+    if rows:
+        peak = results.get('peak', {})
+        print(f"\n{'path':<52} {'ms p50':>7} {'fps':>6} {'x course':>8} {'model ms':>8} "
+              f"{'GMAC/s':>7} {'of peak':>7}")
+        for name, row in rows.items():
+            limit = peak.get('int8_gmacs_per_s' if name == 'ort_int8' else 'fp32_gmacs_per_s')
+            share = f"{row['gmacs_per_s'] / limit:.0%}" if limit else '-'
+            row['share_of_peak'] = round(row['gmacs_per_s'] / limit, 3) if limit else None
+            print(f"{row['path']:<52} {row['latency_ms_p50']:>7.2f} {row['fps']:>6.1f} "
+                  f"{row['speedup_vs_course']:>8.2f} {row['model_ms_p50']:>8.2f} "
+                  f"{row['gmacs_per_s']:>7.1f} {share:>7}")
+    if 'peak' in results:
+        p = results['peak']
+        print(f"peak: fp32 {p['fp32_gmacs_per_s']} GMAC/s "
+              f"({GMACS / p['fp32_gmacs_per_s'] * 1e3:.2f} ms per image), "
+              f"int8 {p['int8_gmacs_per_s']} GMAC/s "
+              f"({GMACS / p['int8_gmacs_per_s'] * 1e3:.2f} ms per image); {p['how']}")
+    for row in results.get('pipeline', []):
+        if rows:
+            row['fps_over_course_model_only'] = round(
+                row['throughput']['fps'] / rows['course']['fps'], 2)
+        print(f"pipeline {row['backend']} threads={row['threads']}: {row['throughput']['fps']} "
+              f"fps ({row['fps_over_model_only']:.0%} of model only, "
+              f"{row.get('fps_over_course_model_only', '-')}x course), at 30 fps p50 "
+              f"{row['at_30fps']['latency_ms_p50']} ms, p99 {row['at_30fps']['latency_ms_p99']} "
+              f"ms, ROS part p50 {row['at_30fps'].get('ros_ms_p50')} ms")
+    if 'accuracy' in results:
+        print(f"accuracy on {results['accuracy']['images']} held-out images: " + ', '.join(
+            f'{k} {v}' for k, v in results['accuracy'].items() if k.startswith(('torch', 'ort'))))
+    if 'training' in results:
+        t = results['training']
+        for name in ('full', 'frozen_cached'):
+            print(f'training {name}: {json.dumps(t[name])}')
+        print('later epochs, frozen with cached features vs full: '
+              f"{t['later_epoch_speedup']}x faster")
+
+
+if __name__ == '__main__':
+    main()

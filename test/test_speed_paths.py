@@ -1,0 +1,187 @@
+"""Fast paths give the plain paths' answers: preprocessing, int8 export, cached features."""
+
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+torch = pytest.importorskip('torch')
+
+from nano_vision.cli import main as cli  # noqa: E402
+from nano_vision.image_conversion import convert_encoding  # noqa: E402
+from nano_vision.ml.checkpoint import load_checkpoint  # noqa: E402
+from nano_vision.ml.data import FeatureDataset, SampleDataset  # noqa: E402
+from nano_vision.ml.model import backbone_of, build_model, head_module  # noqa: E402
+from nano_vision.ml.predictor import load_predictor, physical_cores  # noqa: E402
+from nano_vision.ml.train import train, TrainOptions  # noqa: E402
+from nano_vision.preprocess import Preprocessing  # noqa: E402
+
+from test_training import make_dots, make_squares  # noqa: E402, I100
+
+
+def reference_preprocessing(pre, image, encoding):
+    """Return the model input the way it was computed before the fused path."""
+    rgb = convert_encoding(image, encoding, 'rgb8')
+    size = pre.input_size
+    height, width = rgb.shape[:2]
+    if (width, height) != (size, size):
+        shrink = width > size and height > size
+        rgb = cv2.resize(rgb, (size, size),
+                         interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    chw = rgb.transpose(2, 0, 1).astype(np.float32) / 255.0
+    mean = np.asarray(pre.mean, np.float32)[:, None, None]
+    std = np.asarray(pre.std, np.float32)[:, None, None]
+    return (chw - mean) / std
+
+
+@pytest.mark.parametrize('encoding,channels', [('rgb8', 3), ('bgr8', 3), ('mono8', 1),
+                                               ('rgba8', 4), ('bgra8', 4)])
+@pytest.mark.parametrize('shape', [(480, 640), (100, 120), (32, 32), (40, 20)])
+def test_fused_preprocessing_gives_the_model_the_same_input(encoding, channels, shape):
+    pre = Preprocessing(input_size=32)
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, shape + ((channels,) if channels > 1 else ()), np.uint8)
+    expected = reference_preprocessing(pre, image, encoding)
+    np.testing.assert_allclose(pre(image, encoding), expected, atol=1e-5)
+    buffer = np.full((3, 32, 32), np.nan, np.float32)
+    assert pre(image, encoding, out=buffer) is buffer
+    np.testing.assert_allclose(buffer, expected, atol=1e-5)
+    np.testing.assert_array_equal(pre.resize_rgb(image, encoding), convert_encoding(
+        cv2.resize(convert_encoding(image, encoding, 'rgb8'), (32, 32),
+                   interpolation=cv2.INTER_AREA if min(shape) > 32 else cv2.INTER_LINEAR),
+        'rgb8', 'rgb8'))
+
+
+def test_a_bgr_frame_and_its_rgb_twin_give_the_same_prediction(tmp_path):
+    out = tmp_path / 'm.pt'
+    from nano_vision.ml.checkpoint import make_checkpoint, save_checkpoint
+    torch.manual_seed(0)
+    save_checkpoint(make_checkpoint(build_model('resnet18', 3), task='classification',
+                                    arch='resnet18', names=['a', 'b', 'c'],
+                                    preprocessing=Preprocessing(32)), str(out))
+    predictor = load_predictor(str(out), device='cpu')
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(0, 256, (48, 64, 3), np.uint8) for _ in range(3)]
+    first = [predictor.predict(f).probabilities for f in frames]
+    # the reused input buffer never leaks one frame into the next
+    again = [predictor.predict(f[:, :, ::-1].copy(), 'bgr8').probabilities for f in frames]
+    for a, b in zip(first, again):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    batch = predictor.predict_batch(frames)
+    for a, b in zip(first, batch):
+        np.testing.assert_allclose(a, b.probabilities, atol=1e-5)
+    assert len({tuple(np.round(p, 6)) for p in first}) == 3
+
+
+def test_physical_cores_is_at_least_one_and_at_most_the_cpus():
+    assert 1 <= physical_cores() <= os.cpu_count()
+
+
+@pytest.fixture(scope='module')
+def squares_model(tmp_path_factory):
+    root = tmp_path_factory.mktemp('int8')
+    data = make_squares(root / 'squares', per_class=30)
+    result = train(TrainOptions(data=str(data), out=str(root / 'squares.pt'), epochs=3,
+                                image_size=32, batch_size=8, progress=False, plots=False),
+                   echo=lambda _: None)
+    return result, data
+
+
+def test_int8_export_keeps_names_preprocessing_and_answers(squares_model, tmp_path, capsys):
+    pytest.importorskip('onnxruntime')
+    result, data = squares_model
+    out = tmp_path / 'squares.int8.onnx'
+    assert cli(['export', result.model_path, '--int8', str(out),
+                '--calibration-count', '24']) == 0
+    printed = capsys.readouterr().out
+    assert 'calibrated on 24 images' in printed and 'top-1 agreement' in printed
+    int8 = load_predictor(str(out))
+    fp32 = load_predictor(result.model_path, device='cpu')
+    assert int8.backend == 'onnxruntime'
+    assert (int8.task, int8.names, int8.preprocessing) == (fp32.task, fp32.names,
+                                                           fp32.preprocessing)
+    assert int8.metadata['names'] == ['blue', 'red'] and 'metrics' in int8.metadata
+    images = [cv2.imread(str(p)) for p in sorted((data / 'red').glob('*.png'))[:10] +
+              sorted((data / 'blue').glob('*.png'))[:10]]
+    same = sum(a.label == b.label for a, b in zip(int8.predict_batch(images, 'bgr8'),
+                                                  fp32.predict_batch(images, 'bgr8')))
+    assert same >= 18
+    # the graph holds int8 weights: a quarter of the fp32 size, give or take
+    assert os.path.getsize(out) < 0.4 * os.path.getsize(result.model_path)
+
+
+def test_int8_export_without_calibration_images_says_what_to_give(squares_model, tmp_path,
+                                                                  capsys):
+    pytest.importorskip('onnxruntime')
+    result, data = squares_model
+    checkpoint = load_checkpoint(result.model_path)
+    checkpoint['train_options'].update(data='gone', data_path=str(tmp_path / 'gone'))
+    moved = tmp_path / 'moved.pt'
+    torch.save(checkpoint, moved)
+    assert cli(['export', str(moved), '--int8']) == 1
+    assert '--calibration DATASET' in capsys.readouterr().err
+    assert not (tmp_path / 'moved.int8.onnx').exists()
+    assert cli(['export', str(moved), '--int8', '--calibration', str(data),
+                '--calibration-count', '8']) == 0
+    assert (tmp_path / 'moved.int8.onnx').exists()
+
+
+def test_backbone_features_feed_the_head_as_the_model_does():
+    torch.manual_seed(0)
+    model = build_model('resnet18', 4).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        np.testing.assert_allclose(head_module(model)(backbone_of(model)(x)).numpy(),
+                                   model(x).numpy(), atol=1e-5)
+        assert isinstance(model.fc, torch.nn.Linear)  # the model itself keeps its head
+    small = build_model('mobilenet_v3_small', 3).eval()
+    with torch.no_grad():
+        np.testing.assert_allclose(head_module(small)(backbone_of(small)(x)).numpy(),
+                                   small(x).numpy(), atol=1e-5)
+
+
+def test_cached_features_keep_the_targets(tmp_path):
+    data = make_dots(tmp_path / 'dots', count=12)
+    from nano_vision.datasets import load_dataset
+    dataset = load_dataset(str(data))
+    items = SampleDataset(dataset.samples, dataset.names, dataset.task, Preprocessing(32))
+    model = build_model('resnet18', 2)
+    features = FeatureDataset.compute(backbone_of(model), items, torch.device('cpu'),
+                                      batch_size=5)
+    assert len(features) == len(items) == 12
+    feature, (points, mask, size) = features[3]
+    assert feature.shape == (512,)
+    np.testing.assert_allclose(points.numpy(), items[3][1][0].numpy())
+    assert mask.tolist() == [1.0] and size.tolist() == [64.0, 64.0]
+
+
+def test_frozen_backbone_with_cached_features_learns_and_saves_a_full_model(tmp_path):
+    data = make_squares(tmp_path / 'squares', per_class=30)
+    lines = []
+    result = train(TrainOptions(data=str(data), out=str(tmp_path / 'frozen.pt'), epochs=15,
+                                image_size=32, batch_size=8, lr=1e-2, freeze_backbone=True,
+                                progress=False, plots=False), echo=lines.append)
+    assert any('computed once' in line for line in lines)
+    # a random backbone is a fixed random feature map: the last layer alone separates colours
+    assert result.metrics['accuracy'] >= 0.9
+    checkpoint = load_checkpoint(result.model_path)
+    assert checkpoint['train_options']['freeze_backbone'] is True
+    predictor = load_predictor(result.model_path, device='cpu')
+    red = [cv2.imread(str(p)) for p in sorted((data / 'red').glob('*.png'))[:6]]
+    assert sum(p.label == 'red' for p in predictor.predict_batch(red, 'bgr8')) >= 5
+    # only the last layer changed: the backbone is the one it started from
+    torch.manual_seed(0)
+    fresh = build_model('resnet18', 2)
+    state = checkpoint['state_dict']
+    assert torch.equal(state['conv1.weight'], fresh.state_dict()['conv1.weight'])
+
+
+def test_frozen_backbone_xy_training_with_cached_features(tmp_path):
+    data = make_dots(tmp_path / 'dots', count=80)
+    result = train(TrainOptions(data=str(data), out=str(tmp_path / 'xy.pt'), epochs=30,
+                                image_size=32, batch_size=16, lr=1e-2, freeze_backbone=True,
+                                progress=False, plots=False), echo=lambda _: None)
+    # predicting the centre every time scores about 0.6 on these points
+    assert result.metrics['rmse'] < 0.55
+    assert load_predictor(result.model_path, device='cpu').task == 'xy'
