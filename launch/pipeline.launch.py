@@ -6,17 +6,15 @@ ros2 launch nano_vision pipeline.launch.py project:=thumbs task:=classification 
 (params_file:=my.yaml replaces config/<project>.yaml).
 """
 
-import os
-
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, GroupAction, SetEnvironmentVariable
+from launch.actions import DeclareLaunchArgument, GroupAction
 from launch.conditions import IfCondition
-from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PythonExpression
+from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node, PushRosNamespace
 from launch_ros.parameter_descriptions import ParameterValue
 
-from nano_vision.launch_description import pipeline_arguments
+from nano_vision.launch_description import fastdds_profile, pipeline_arguments
 
 
 def generate_launch_description():
@@ -38,11 +36,7 @@ def generate_launch_description():
         DeclareLaunchArgument('task', description='classification or xy'),
         # a flat list of text and substitutions: the form every distribution accepts
         *pipeline_arguments([share, '/config/', project, '.yaml']),
-        # Frames larger than Fast DDS's default shared-memory segment need this
-        # profile (config/fastdds.xml); a profile already chosen is kept.
-        SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE', EnvironmentVariable(
-            'FASTDDS_DEFAULT_PROFILES_FILE',
-            default_value=os.path.join(share, 'config', 'fastdds.xml'))),
+        fastdds_profile(),
         GroupAction([
             PushRosNamespace(LaunchConfiguration('namespace')),
             Node(package='nano_vision', executable='camera', name='camera',

@@ -13,11 +13,12 @@ import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import (DeclareLaunchArgument, GroupAction, OpaqueFunction,
-                            SetEnvironmentVariable)
-from launch.substitutions import EnvironmentVariable, LaunchConfiguration
+from launch.actions import DeclareLaunchArgument, GroupAction, OpaqueFunction
+from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node, PushRosNamespace
 from launch_ros.parameter_descriptions import ParameterValue
+
+from nano_vision.launch_description import fastdds_profile
 
 
 def _recorder(context):
@@ -60,11 +61,7 @@ def generate_launch_description():
         DeclareLaunchArgument('params_file',
                               default_value=os.path.join(share, 'config', 'record.yaml'),
                               description='Parameter file (default: config/record.yaml)'),
-        # Frames larger than Fast DDS's default shared-memory segment need this
-        # profile (config/fastdds.xml); a profile already chosen is kept.
-        SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE', EnvironmentVariable(
-            'FASTDDS_DEFAULT_PROFILES_FILE',
-            default_value=os.path.join(share, 'config', 'fastdds.xml'))),
+        fastdds_profile(),
         GroupAction([
             PushRosNamespace(LaunchConfiguration('namespace')),
             Node(package='nano_vision', executable='camera', name='camera',

@@ -1,4 +1,4 @@
-"""The launch description shared by the project launch files (thumbs, emotions, face_xy).
+"""What the launch files share: project launch description, arguments, the Fast DDS profile.
 
 Imported by launch/*.launch.py only: it needs ``launch`` and ``launch_ros``,
 which come with a ROS 2 install.
@@ -8,13 +8,24 @@ import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
+from launch.actions import (DeclareLaunchArgument, IncludeLaunchDescription,
+                            SetEnvironmentVariable)
 from launch.launch_description_sources import PythonLaunchDescriptionSource
-from launch.substitutions import LaunchConfiguration
+from launch.substitutions import EnvironmentVariable, LaunchConfiguration
 
 
 # The arguments a user gives the pipeline and the project launch files.
 FORWARDED = ('model', 'source', 'namespace', 'params_file')
+
+
+def fastdds_profile():
+    """Return the action selecting config/fastdds.xml unless the user chose a profile.
+
+    Camera frames larger than Fast DDS's default shared-memory segment need it.
+    """
+    profile = os.path.join(get_package_share_directory('nano_vision'), 'config', 'fastdds.xml')
+    return SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE', EnvironmentVariable(
+        'FASTDDS_DEFAULT_PROFILES_FILE', default_value=profile))
 
 
 def pipeline_arguments(params_file_default):
