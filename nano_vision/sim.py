@@ -164,13 +164,21 @@ class FloorWorld:
         return image
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=None)
+def _track(name):
+    """Return the shipped :class:`Track` called ``name``, sampled once."""
+    return Track(name)
+
+
+# Enough for every world of a dataset (12 per training track, about 2 MB each):
+# building one takes far longer than rendering a view of it.
+@functools.lru_cache(maxsize=64)
 def _world(track_name, world_seed):
     """Return a cached :class:`FloorWorld` of a track (floor and tape chosen by the seed)."""
     rng = np.random.default_rng(world_seed)
     floor = FLOORS[int(rng.integers(len(FLOORS)))]
     tape = list(TAPES)[int(rng.integers(len(TAPES)))]
-    return FloorWorld(Track(track_name), floor, tape, seed=world_seed, pixels_per_m=300)
+    return FloorWorld(_track(track_name), floor, tape, seed=world_seed, pixels_per_m=300)
 
 
 def _truth(track, camera, pose, index, lookahead_m, width, height):
@@ -213,7 +221,7 @@ class LineFollowingScene(Scene):
         """Return a pose off and across the line (for recovery), with the target in view."""
         while True:
             name = self.tracks[int(rng.integers(len(self.tracks)))]
-            track = Track(name)
+            track = _track(name)
             state = LineFollowingState(
                 name, int(rng.integers(self.worlds)) + 1000 * list(TRACKS).index(name),
                 float(rng.uniform(0, track.length)),
@@ -223,7 +231,7 @@ class LineFollowingScene(Scene):
                 return state
 
     def _pose(self, state):
-        track = Track(state.track) if isinstance(state.track, str) else state.track
+        track = _track(state.track)
         x, y, heading = track.pose_at(state.arc, state.lateral)
         return track, (x, y, heading + state.heading)
 
