@@ -273,7 +273,8 @@ def build_parser():
     predict = commands.add_parser('predict', help='run a model on image files')
     predict.add_argument('model', help='.pt checkpoint or .onnx export')
     predict.add_argument('images', nargs='+')
-    predict.add_argument('--device', default='auto')
+    predict.add_argument('--device', default='auto',
+                         help='auto, cpu, cuda, or tensorrt (.onnx models)')
     predict.add_argument('--min-confidence', type=float, default=0.0)
     predict.add_argument('--json', action='store_true', help='print JSON')
     predict.set_defaults(run=_predict)

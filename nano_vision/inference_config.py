@@ -7,8 +7,11 @@ from nano_vision.params import check_values, ParamSpec
 _MODEL = ParamSpec('model', '', 'Model file: a .pt checkpoint from nano-vision train or an '
                    '.onnx file from nano-vision export (class or keypoint names and '
                    'preprocessing come from the file).')
-_DEVICE = ParamSpec('device', 'auto', 'Where the model runs: auto (CUDA when available), cpu '
-                    'or cuda.', choices=('auto', 'cpu', 'cuda'))
+_DEVICE = ParamSpec('device', 'auto', 'Where the model runs: auto (CUDA when available), cpu, '
+                    'cuda, or tensorrt (.onnx models: TensorRT in FP16, then CUDA, then the '
+                    'CPU; the engine is built at the first start, which takes minutes, and '
+                    'cached in <model>.trt_cache/; needs an onnxruntime-gpu with TensorRT).',
+                    choices=('auto', 'cpu', 'cuda', 'tensorrt'))
 _TRANSPORT = ParamSpec('image_transport', 'raw', 'raw subscribes to image '
                        '(sensor_msgs/Image), compressed to image/compressed '
                        '(sensor_msgs/CompressedImage).', choices=('raw', 'compressed'))

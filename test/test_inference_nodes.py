@@ -317,3 +317,25 @@ def test_main_exits_non_zero_for_a_bad_model(tmp_path):
     status = classifier_module.main(['--ros-args', '-p', f'model:={tmp_path / "bad.pt"}',
                                      '-r', '__ns:=/t_main_bad_model'])
     assert status == 2
+
+
+def test_tensorrt_without_its_provider_stops_the_node_with_what_to_install(ros, tmp_path,
+                                                                           capfd):
+    onnxruntime = pytest.importorskip('onnxruntime')
+    if 'TensorrtExecutionProvider' in onnxruntime.get_available_providers():
+        pytest.skip('this ONNX Runtime has TensorRT')
+    from nano_vision.ml.checkpoint import make_checkpoint, save_checkpoint
+    from nano_vision.ml.export import export_onnx
+    from nano_vision.ml.model import build_model
+    from nano_vision.preprocess import Preprocessing
+    model = tmp_path / 'thumbs.pt'  # untrained: only its providers matter here
+    save_checkpoint(make_checkpoint(build_model('resnet18', 2), task='classification',
+                                    arch='resnet18', names=['thumbs_up', 'thumbs_down'],
+                                    preprocessing=Preprocessing(32)), str(model))
+    onnx_path, _ = export_onnx(str(model))
+    with pytest.raises(ValueError, match='no TensorrtExecutionProvider'):
+        ros.make(ClassifierNode, {'model': onnx_path, 'device': 'tensorrt'})
+    status = classifier_module.main(['--ros-args', '-p', f'model:={onnx_path}',
+                                     '-p', 'device:=tensorrt', '-r', '__ns:=/t_main_trt'])
+    assert status == 2
+    assert 'onnxruntime-gpu built with TensorRT' in capfd.readouterr().err

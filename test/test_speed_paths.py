@@ -1,4 +1,7 @@
-"""Fast paths give the plain paths' answers: preprocessing, int8 export, cached features."""
+"""Fast paths give the plain paths' answers: preprocessing, int8 export, cached features.
+
+And the ONNX Runtime providers each device asks for (TensorRT included, without a GPU).
+"""
 
 import os
 
@@ -13,7 +16,8 @@ from nano_vision.image_conversion import convert_encoding  # noqa: E402
 from nano_vision.ml.checkpoint import load_checkpoint  # noqa: E402
 from nano_vision.ml.data import FeatureDataset, SampleDataset  # noqa: E402
 from nano_vision.ml.model import backbone_of, build_model, head_module  # noqa: E402
-from nano_vision.ml.predictor import load_predictor, physical_cores  # noqa: E402
+from nano_vision.ml.predictor import (load_predictor, onnx_providers,  # noqa: E402
+                                      physical_cores, tensorrt_cache_path)
 from nano_vision.ml.train import train, TrainOptions  # noqa: E402
 from nano_vision.preprocess import Preprocessing  # noqa: E402
 
@@ -76,6 +80,64 @@ def test_a_bgr_frame_and_its_rgb_twin_give_the_same_prediction(tmp_path):
 
 def test_physical_cores_is_at_least_one_and_at_most_the_cpus():
     assert 1 <= physical_cores() <= os.cpu_count()
+
+
+CPU, CUDA, TRT = 'CPUExecutionProvider', 'CUDAExecutionProvider', 'TensorrtExecutionProvider'
+
+
+@pytest.mark.parametrize('device, available, expected', [
+    ('cpu', [TRT, CUDA, CPU], [CPU]),
+    ('auto', [CPU], [CPU]),
+    ('auto', [CUDA, CPU], [CUDA, CPU]),
+    ('auto', [TRT, CUDA, CPU], [CUDA, CPU]),  # TensorRT builds for minutes: only when asked
+    ('cuda', [TRT, CUDA, CPU], [CUDA, CPU]),
+    ('cuda', [CPU], [CPU]),
+    ('tensorrt', [TRT, CUDA, CPU], [TRT, CUDA, CPU]),
+    ('tensorrt', [TRT, CPU], [TRT, CPU]),
+])
+def test_each_device_asks_onnx_runtime_for_its_providers(device, available, expected):
+    providers = onnx_providers(device, available, 'models/face.onnx')
+    assert [p[0] if isinstance(p, tuple) else p for p in providers] == expected
+
+
+def test_tensorrt_runs_in_fp16_and_caches_its_engines_beside_the_model(tmp_path):
+    model = tmp_path / 'robot' / 'face.onnx'
+    (name, options), *_ = onnx_providers('tensorrt', [TRT, CUDA, CPU], str(model))
+    assert name == TRT
+    # ONNX Runtime's Python binding reads these as True/False (it refuses 1)
+    assert options['trt_fp16_enable'] is True and options['trt_engine_cache_enable'] is True
+    assert options['trt_engine_cache_path'] == str(tmp_path / 'robot' / 'face.trt_cache')
+    assert tensorrt_cache_path('face.int8.onnx') == os.path.abspath('face.int8.trt_cache')
+
+
+@pytest.mark.parametrize('device, message', [
+    ('tensorrt', 'no TensorrtExecutionProvider .*onnxruntime-gpu.*Jetson Zoo'),
+    ('cuda:1', 'unknown device'),
+    ('gpu', 'unknown device'),
+])
+def test_devices_that_cannot_run_say_so(device, message):
+    with pytest.raises(ValueError, match=message):
+        onnx_providers(device, [CUDA, CPU], 'face.onnx')
+
+
+def test_tensorrt_without_its_provider_stops_at_load_with_what_to_install(tmp_path):
+    pytest.importorskip('onnxruntime')
+    from nano_vision.ml.checkpoint import make_checkpoint, save_checkpoint
+    from nano_vision.ml.export import export_onnx
+    model = tmp_path / 'm.pt'
+    save_checkpoint(make_checkpoint(build_model('resnet18', 2), task='classification',
+                                    arch='resnet18', names=['a', 'b'],
+                                    preprocessing=Preprocessing(32)), str(model))
+    onnx_path, _ = export_onnx(str(model))
+    import onnxruntime
+    if TRT in onnxruntime.get_available_providers():
+        pytest.skip('this ONNX Runtime has TensorRT')
+    with pytest.raises(ValueError, match='onnxruntime-gpu built with TensorRT'):
+        load_predictor(onnx_path, device='tensorrt')
+    assert not (tmp_path / 'm.trt_cache').exists()  # nothing written for a failed start
+    with pytest.raises(ValueError, match='device tensorrt runs ONNX models'):
+        load_predictor(str(model), device='tensorrt')
+    assert load_predictor(onnx_path, device='cpu').device == 'cpu'
 
 
 @pytest.fixture(scope='module')

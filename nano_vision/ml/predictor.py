@@ -87,13 +87,58 @@ class TorchPredictor(Predictor):
         return self.model(torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
 
 
+# what to install when TensorRT is asked for and missing
+TENSORRT_HELP = ('install an onnxruntime-gpu built with TensorRT (on a Jetson: the wheel for '
+                 'your JetPack from the Jetson Zoo, https://elinux.org/Jetson_Zoo, or '
+                 "NVIDIA's Jetson wheels; on a PC: onnxruntime-gpu with NVIDIA's TensorRT "
+                 'libraries), or run with device cuda or cpu')
+
+DEVICES_OF_PROVIDERS = {'TensorrtExecutionProvider': 'tensorrt',
+                        'CUDAExecutionProvider': 'cuda', 'CPUExecutionProvider': 'cpu'}
+
+
+def tensorrt_cache_path(model_path):
+    """Return the folder where TensorRT keeps the engines of ``model_path``: <model>.trt_cache."""
+    return os.path.splitext(os.path.abspath(model_path))[0] + '.trt_cache'
+
+
+def onnx_providers(device, available, model_path):
+    """Return the ONNX Runtime providers for ``device``, best first, ready for InferenceSession.
+
+    ``auto`` and ``cuda``: CUDA when ``available`` has it, then the CPU. ``tensorrt``:
+    TensorRT in FP16 with its engines cached beside the model (building one takes
+    minutes; the next start reads it), then CUDA for what TensorRT cannot run, then the
+    CPU. ``auto`` never picks TensorRT: that first build must be asked for.
+
+    :param available: ``onnxruntime.get_available_providers()``
+    :raises ValueError: an unknown device, or tensorrt in a build without it
+    """
+    cpu = ['CPUExecutionProvider']
+    cuda = ['CUDAExecutionProvider'] if 'CUDAExecutionProvider' in available else []
+    if device == 'cpu':
+        return cpu
+    if device in ('auto', 'cuda'):
+        return cuda + cpu
+    if device == 'tensorrt':
+        if 'TensorrtExecutionProvider' not in available:
+            raise ValueError('device tensorrt asked for, but this ONNX Runtime has no '
+                             f'TensorrtExecutionProvider (it has {", ".join(available)}): '
+                             + TENSORRT_HELP)
+        # booleans: ONNX Runtime's Python binding accepts True/true for these keys, not 1
+        options = {'trt_fp16_enable': True, 'trt_engine_cache_enable': True,
+                   'trt_engine_cache_path': tensorrt_cache_path(model_path)}
+        return [('TensorrtExecutionProvider', options)] + cuda + cpu
+    raise ValueError(f'unknown device {device!r} for an ONNX model: use auto, cpu, cuda or '
+                     'tensorrt')
+
+
 class OnnxPredictor(Predictor):
     """An ONNX export run with ONNX Runtime; names and preprocessing from its metadata."""
 
     backend = 'onnxruntime'
 
     def __init__(self, path, device='auto', threads=0):
-        """Open ``path`` with ONNX Runtime (CUDA provider when asked and available)."""
+        """Open ``path`` with ONNX Runtime on ``device`` (see :func:`onnx_providers`)."""
         import onnxruntime
         options = onnxruntime.SessionOptions()
         # one thread per physical core: hyperthreads share the same vector units
@@ -104,15 +149,24 @@ class OnnxPredictor(Predictor):
         # idle threads sleep instead of spinning: on a small machine the camera, DDS and the
         # other nodes need those cores between frames (measured: bench/speed.py)
         options.add_session_config_entry('session.intra_op.allow_spinning', '0')
-        providers = ['CPUExecutionProvider']
-        if device in ('auto', 'cuda') and \
-                'CUDAExecutionProvider' in onnxruntime.get_available_providers():
-            providers.insert(0, 'CUDAExecutionProvider')
+        providers = onnx_providers(device, onnxruntime.get_available_providers(), path)
+        if isinstance(providers[0], tuple):  # TensorRT writes its engines there
+            try:
+                os.makedirs(providers[0][1]['trt_engine_cache_path'], exist_ok=True)
+            except OSError as exc:
+                raise ValueError(f'cannot create the TensorRT engine cache folder: {exc}; '
+                                 'copy the model to a folder this user may write') from None
         try:
             self.session = onnxruntime.InferenceSession(path, options, providers=providers)
         except Exception as exc:  # noqa: B902 - ORT raises its own exception types
             raise ValueError(f'{path} is not an ONNX model ONNX Runtime can run: {exc}') \
                 from None
+        self.device = DEVICES_OF_PROVIDERS.get(self.session.get_providers()[0], 'cpu')
+        if device == 'tensorrt' and self.device != 'tensorrt':
+            # the provider is in this build, but its libraries failed to load
+            raise ValueError(f'ONNX Runtime could not start TensorRT for {path} (it fell back to '
+                             f'{self.device}; its log above says why): check that '
+                             "JetPack's TensorRT libraries are installed, or use device cuda")
         meta = self.session.get_modelmeta().custom_metadata_map
         if 'nano_vision' not in meta:
             raise ValueError(f'{path} was not exported by nano-vision export: it has no '
@@ -123,7 +177,6 @@ class OnnxPredictor(Predictor):
         self.names = tuple(info['names'])
         self.preprocessing = Preprocessing.from_dict(info['preprocessing'])
         self._input = self.session.get_inputs()[0].name
-        self.device = 'cuda' if self.session.get_providers()[0].startswith('CUDA') else 'cpu'
 
     def run(self, batch):
         """Return raw outputs for a preprocessed batch."""
@@ -131,9 +184,16 @@ class OnnxPredictor(Predictor):
 
 
 def load_predictor(path, device='auto', threads=0):
-    """Return the predictor of a model file: ``.onnx`` -> ONNX Runtime, else PyTorch."""
+    """Return the predictor of a model file: ``.onnx`` -> ONNX Runtime, else PyTorch.
+
+    :param device: ``auto``, ``cpu``, ``cuda``, or ``tensorrt`` (``.onnx`` files only)
+    :raises ValueError: a missing or unusable model, or a device it cannot run on
+    """
     if str(path).endswith('.onnx'):
         if not os.path.isfile(path):
             raise ValueError(f'model file {path} does not exist')
         return OnnxPredictor(path, device, threads)
+    if device == 'tensorrt':
+        raise ValueError(f'device tensorrt runs ONNX models: export {path} with nano-vision '
+                         'export MODEL.pt --onnx and give the .onnx file')
     return TorchPredictor(load_checkpoint(path), device, threads)
