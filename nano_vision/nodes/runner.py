@@ -2,9 +2,12 @@
 
 import signal
 
+import cv2
 import rclpy
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+
+from nano_vision.allocator import reuse_large_buffers
 
 # What a constructor raises for a configuration or a source that cannot work;
 # anything else is a bug and keeps its traceback.
@@ -28,6 +31,11 @@ def run_node(node_class, name, args=None, stop_in_python=False):
         the context then still works in ``destroy_node``, so a node can publish a
         last message there (the steering node's zero command)
     """
+    reuse_large_buffers()  # frame-sized buffers without page faults (nano_vision/allocator.py)
+    # One OpenCV thread: a 640x480 resize is faster on one thread than split over two on
+    # a small machine, and leaves the other cores to the model and the other nodes
+    # (bench/speed.py).
+    cv2.setNumThreads(1)
     if stop_in_python:
         from rclpy.signals import SignalHandlerOptions
         signal.signal(signal.SIGINT, _interrupt)
