@@ -18,8 +18,9 @@ CAMERA_PARAMETERS = (
     ParamSpec('height', 480, 'Published image height in pixels; 0 keeps the source size.',
               min_value=0, max_value=8192),
     ParamSpec('fps', 30.0, 'Frame rate asked of devices, and the rate at which files, '
-              'folders and synthetic scenes are played (frames per second).',
-              min_value=0.1, max_value=240.0),
+              'folders and synthetic scenes are played (frames per second; up to 1000, so '
+              'that a folder or a clip can be replayed faster than real time).',
+              min_value=0.1, max_value=1000.0),
     ParamSpec('frame_id', 'camera_optical_frame',
               'frame_id of every header (an optical frame: x right, y down, z forward).'),
     ParamSpec('encoding', 'rgb8', 'Encoding of image_raw.', choices=SUPPORTED_ENCODINGS),

@@ -153,7 +153,7 @@ def test_every_declared_parameter_is_the_table(ros):
     assert declared == {spec.name for spec in camera_module.CAMERA_PARAMETERS}
     descriptor = node.describe_parameter('fps')
     assert descriptor.description and descriptor.read_only
-    assert descriptor.floating_point_range[0].to_value == 240.0
+    assert descriptor.floating_point_range[0].to_value == 1000.0
 
 
 @pytest.mark.parametrize('parameters, error, message', [
