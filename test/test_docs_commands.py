@@ -147,19 +147,22 @@ def test_the_documents_have_commands_to_check():
     assert sum(node_parameters(w) is not None for _, w in found) >= 5
 
 
+def problems_in(path, check):
+    """Return what ``check`` finds wrong in each command of the document at ``path``."""
+    return [f'{" ".join(words)}: {problem}'
+            for name, words in documented_commands() if name == path.name
+            for problem in check(words)]
+
+
 @pytest.mark.parametrize('path', DOCUMENTS, ids=lambda p: p.name)
 def test_launch_commands_name_real_files_and_arguments(path):
-    problems = [f'{" ".join(words)}: {problem}'
-                for name, words in documented_commands() if name == path.name
-                for problem in check_launch(words)]
+    problems = problems_in(path, check_launch)
     assert not problems, '\n'.join(problems)
 
 
 @pytest.mark.parametrize('path', DOCUMENTS, ids=lambda p: p.name)
 def test_node_commands_set_declared_parameters_with_their_types(path):
-    problems = [f'{" ".join(words)}: {problem}'
-                for name, words in documented_commands() if name == path.name
-                for problem in check_node(words)]
+    problems = problems_in(path, check_node)
     assert not problems, '\n'.join(problems)
 
 
