@@ -270,8 +270,11 @@ def _train_epoch(model, loader, optimizer, task, device, options, epoch):
             if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
                 module.eval()
     total, correct, seen = 0.0, 0, 0
+    # the bar only on a terminal: in a log file each redraw would add to one endless line,
+    # and the per-epoch table says the same
     bar = tqdm(loader, desc=f'epoch {epoch + 1}/{options.epochs}', leave=False,
-               disable=not options.progress, file=sys.stderr, mininterval=0.5)
+               disable=not (options.progress and sys.stderr.isatty()), file=sys.stderr,
+               mininterval=0.5)
     for images, target in bar:
         images = images.to(device, non_blocking=True)
         target = to_device(target, device)
