@@ -52,7 +52,7 @@ class ClassifierNode(InferenceNode):
 
 def main(args=None):
     """Run the classifier node."""
-    return run_node(ClassifierNode, 'classifier', args)
+    return run_node(ClassifierNode, 'classifier', args, events_executor=True)
 
 
 if __name__ == '__main__':

@@ -43,7 +43,7 @@ class RegressorNode(InferenceNode):
 
 def main(args=None):
     """Run the regressor node."""
-    return run_node(RegressorNode, 'regressor', args)
+    return run_node(RegressorNode, 'regressor', args, events_executor=True)
 
 
 if __name__ == '__main__':

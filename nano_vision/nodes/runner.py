@@ -18,7 +18,24 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt(f'signal {signum}')
 
 
-def run_node(node_class, name, args=None, stop_in_python=False):
+def make_executor(events):
+    """Return rclpy's C++ EventsExecutor where asked and available, else SingleThreadedExecutor.
+
+    The EventsExecutor (rclpy.experimental, Kilted and newer) hands a message to its
+    callback about 0.35 ms sooner per 640x480 frame on a small CPU (bench: camera to a
+    subscriber, p50 2.7 against 3.1 ms); older distributions have only the Python one.
+    """
+    if events:
+        try:
+            from rclpy.experimental import EventsExecutor
+        except ImportError:
+            pass
+        else:
+            return EventsExecutor()
+    return SingleThreadedExecutor()
+
+
+def run_node(node_class, name, args=None, stop_in_python=False, events_executor=False):
     """Create ``node_class``, spin it until shutdown or failure; return the exit status.
 
     A node asks to stop by setting ``node.done`` (a threading.Event) and
@@ -30,6 +47,8 @@ def run_node(node_class, name, args=None, stop_in_python=False):
         instead of rclpy's signal handler, which shuts the context down at once;
         the context then still works in ``destroy_node``, so a node can publish a
         last message there (the steering node's zero command)
+    :param events_executor: spin with rclpy's EventsExecutor where the distribution has
+        it (the model nodes: less time between a frame's arrival and its callback)
     """
     reuse_large_buffers()  # frame-sized buffers without page faults (nano_vision/allocator.py)
     # One OpenCV thread: a 640x480 resize is faster on one thread than split over two on
@@ -48,7 +67,7 @@ def run_node(node_class, name, args=None, stop_in_python=False):
     status = 0
     try:
         node = node_class()
-        executor = SingleThreadedExecutor()
+        executor = make_executor(events_executor)
         executor.add_node(node)
         done = getattr(node, 'done', None)
         while rclpy.ok() and not (done is not None and done.is_set()):
