@@ -18,7 +18,7 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt(f'signal {signum}')
 
 
-def make_executor(events):
+def make_executor(events, context=None):
     """Return rclpy's C++ EventsExecutor where asked and available, else SingleThreadedExecutor.
 
     The EventsExecutor (rclpy.experimental, Kilted and newer) hands a message to its
@@ -31,8 +31,8 @@ def make_executor(events):
         except ImportError:
             pass
         else:
-            return EventsExecutor()
-    return SingleThreadedExecutor()
+            return EventsExecutor(context=context)
+    return SingleThreadedExecutor(context=context)
 
 
 def run_node(node_class, name, args=None, stop_in_python=False, events_executor=False):
