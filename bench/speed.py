@@ -101,8 +101,8 @@ def timed(function, iterations, warmup):
 
 # -- 1. model only -------------------------------------------------------------------------
 
-def course_predictor(path):
-    """Return a predictor of checkpoint ``path`` that works the course's way.
+def course_predictor(path=None, torch_predictor=None):
+    """Return a predictor working the course's way: checkpoint ``path`` or ``torch_predictor``.
 
     The course turns each frame into a PIL image, resizes and normalises it with
     torchvision transforms and runs the PyTorch model eagerly in fp32; this does the
@@ -137,7 +137,7 @@ def course_predictor(path):
             with torch.no_grad():
                 return self.model(torch.from_numpy(batch)).numpy()
 
-    return CoursePredictor(load_predictor(path, 'cpu'))
+    return CoursePredictor(torch_predictor or load_predictor(path, 'cpu'))
 
 
 def load_path(name, models):
@@ -346,7 +346,8 @@ def course_node(ros_args):
 
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
-            self.predictor = course_predictor(self.config.model)
+            # the node's own PyTorch model, run the course's way: loaded once
+            self.predictor = course_predictor(torch_predictor=self.predictor)
 
     return run_node(CourseClassifierNode, 'classifier', ['classifier', *ros_args])
 
