@@ -25,14 +25,8 @@ from test_training import make_dots, make_squares  # noqa: E402, I100
 
 
 def reference_preprocessing(pre, image, encoding):
-    """Return the model input the way it was computed before the fused path."""
-    rgb = convert_encoding(image, encoding, 'rgb8')
-    size = pre.input_size
-    height, width = rgb.shape[:2]
-    if (width, height) != (size, size):
-        shrink = width > size and height > size
-        rgb = cv2.resize(rgb, (size, size),
-                         interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    """Return the model input the plain way: convert to RGB, resize, then normalise."""
+    rgb = pre.resize_rgb(convert_encoding(image, encoding, 'rgb8'), 'rgb8')
     chw = rgb.transpose(2, 0, 1).astype(np.float32) / 255.0
     mean = np.asarray(pre.mean, np.float32)[:, None, None]
     std = np.asarray(pre.std, np.float32)[:, None, None]
@@ -51,10 +45,33 @@ def test_fused_preprocessing_gives_the_model_the_same_input(encoding, channels, 
     buffer = np.full((3, 32, 32), np.nan, np.float32)
     assert pre(image, encoding, out=buffer) is buffer
     np.testing.assert_allclose(buffer, expected, atol=1e-5)
-    np.testing.assert_array_equal(pre.resize_rgb(image, encoding), convert_encoding(
-        cv2.resize(convert_encoding(image, encoding, 'rgb8'), (32, 32),
-                   interpolation=cv2.INTER_AREA if min(shape) > 32 else cv2.INTER_LINEAR),
-        'rgb8', 'rgb8'))
+
+
+def camera_frame(width, height, seed=0):
+    """Return a rendered thumbs scene with sensor noise: what a camera gives the model."""
+    from nano_vision.synthetic import make_scene
+    rng = np.random.default_rng(seed)
+    scene = make_scene('thumbs')
+    return scene.render(scene.random_state(rng), width, height, rng)[0]
+
+
+@pytest.mark.parametrize('width,height', [(640, 480), (1280, 720), (320, 240), (1920, 1080)])
+def test_shrinking_stays_within_a_third_of_a_level_of_an_area_resize(width, height):
+    pre = Preprocessing(input_size=224)
+    for seed in range(3):
+        frame = camera_frame(width, height, seed)
+        area = cv2.resize(frame, (224, 224), interpolation=cv2.INTER_AREA)
+        diff = np.abs(pre.resize_rgb(frame).astype(int) - area.astype(int))
+        assert diff.mean() < 0.3 and diff.max() <= 16, (diff.mean(), diff.max())
+
+
+@pytest.mark.parametrize('shape', [(448, 448), (672, 896), (224, 300), (200, 640), (100, 50)])
+def test_whole_factors_and_small_shrinks_are_a_plain_resize(shape):
+    pre = Preprocessing(input_size=224)
+    frame = np.random.default_rng(1).integers(0, 256, shape + (3,), np.uint8)
+    shrink = min(shape) > 224
+    np.testing.assert_array_equal(pre.resize_rgb(frame), cv2.resize(
+        frame, (224, 224), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR))
 
 
 def test_a_bgr_frame_and_its_rgb_twin_give_the_same_prediction(tmp_path):
