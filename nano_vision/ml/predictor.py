@@ -30,21 +30,37 @@ class Predictor:
 
     _buffer = None
 
-    def _batch_buffer(self, count):
-        """Return a float32 (count, 3, S, S) array, the same one while ``count`` is the same."""
+    def new_input(self, count=1):
+        """Return an uninitialised float32 (count, 3, S, S) model input."""
         size = int(self.preprocessing.input_size)
-        shape = (count, 3, size, size)
-        if self._buffer is None or self._buffer.shape != shape:
-            self._buffer = np.empty(shape, np.float32)
+        return np.empty((count, 3, size, size), np.float32)
+
+    def _batch_buffer(self, count):
+        """Return a model input for ``count`` images, the same array while ``count`` is."""
+        if self._buffer is None or self._buffer.shape[0] != count:
+            self._buffer = self.new_input(count)
         return self._buffer
+
+    def prepare(self, images, encoding='rgb8', out=None):
+        """Return the model input of ``images`` (arrays in ``encoding``, any size).
+
+        :param out: a :meth:`new_input` array to write into (reused between frames
+            on the hot path), or None for a new one
+        """
+        batch = self.new_input(len(images)) if out is None else out
+        for i, image in enumerate(images):
+            self.preprocessing(image, encoding, out=batch[i])
+        return batch
+
+    def infer(self, batch, min_confidence=0.0):
+        """Return one prediction per image of a batch from :meth:`prepare`."""
+        return decode(self.task, self.names, self.run(batch), min_confidence)
 
     def predict_batch(self, images, encoding='rgb8', min_confidence=0.0):
         """Return one prediction per image (arrays in ``encoding``, any size)."""
         # frames are written into one reused input buffer: no allocation per frame
-        batch = self._batch_buffer(len(images))
-        for i, image in enumerate(images):
-            self.preprocessing(image, encoding, out=batch[i])
-        return decode(self.task, self.names, self.run(batch), min_confidence)
+        batch = self.prepare(images, encoding, out=self._batch_buffer(len(images)))
+        return self.infer(batch, min_confidence)
 
     def predict(self, image, encoding='rgb8', min_confidence=0.0):
         """Return the prediction for one image."""

@@ -40,9 +40,9 @@ class ClassifierNode(InferenceNode):
                     self._min_confidence = parameter.value
         return result
 
-    def predict(self, image, encoding):
-        """Return the (smoothed, thresholded) classification of a frame."""
-        raw = self.predictor.predict(image, encoding)
+    def predict_prepared(self, batch):
+        """Return the (smoothed, thresholded) classification of a prepared frame."""
+        raw = self.predictor.infer(batch)[0]
         return classify(raw.names, self._smoother(raw.probabilities), self._min_confidence)
 
     def publish_result(self, header, prediction, width, height):

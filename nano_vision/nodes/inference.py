@@ -1,12 +1,19 @@
 """What the classifier and regressor nodes share: newest-frame inference with statistics.
 
-The image callback only drops the message into a one-item slot; a worker
-thread takes the newest frame whenever the model is free. A camera faster
-than the model therefore never builds a queue: frames that were replaced
-before the model got to them are counted as dropped, and every result is
-computed from the newest frame there was.
+The image callback only drops the message into a one-item slot. Two worker
+threads take it from there: the *prepare* thread takes the newest frame,
+converts, resizes and normalises it into one of two input buffers, and hands
+it to the *inference* thread, which runs the model and publishes. The next
+frame is prepared while the model runs the current one (both release the
+GIL), so on a multi-core machine preprocessing costs no throughput. A camera
+faster than the model never builds a queue: at most one prepared frame waits
+for the model, frames replaced in the slot before they were taken are
+counted as dropped, and every result is computed from the newest frame there
+was when its preparation began.
 """
 
+from dataclasses import dataclass
+import queue
 import threading
 import time
 
@@ -33,6 +40,17 @@ def stamp_ns(header):
     return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
 
 
+@dataclass
+class PreparedFrame:
+    """A frame turned into model input, waiting for the model."""
+
+    header: object
+    batch: object
+    width: int
+    height: int
+    prepare_ms: float
+
+
 def decode_frame(msg):
     """Return ``(pixels, encoding)`` of an Image or CompressedImage message."""
     if isinstance(msg, CompressedImage):
@@ -55,7 +73,7 @@ class InferenceNode(Node):
         self.failure = None
         self.done = threading.Event()
         self._stop = threading.Event()
-        self._thread = None
+        self._threads = []
         self.slot = LatestSlot()
         self.stats = StatsWindow()
         self.rejected = 0
@@ -83,8 +101,16 @@ class InferenceNode(Node):
         self.get_logger().info(
             f'{self.predictor.task} model {self.config.model} ({self.predictor.backend} on '
             f'{self.predictor.device}): {", ".join(self.predictor.names)}')
-        self._thread = threading.Thread(target=self._work, name='inference', daemon=True)
-        self._thread.start()
+        # two input buffers: one in the model, one being prepared or waiting for it
+        self._free = queue.Queue()
+        for _ in range(2):
+            self._free.put(self.predictor.new_input())
+        self._ready = queue.Queue(maxsize=1)
+        self._threads = [threading.Thread(target=target, name=name, daemon=True)
+                         for target, name in ((self._prepare_loop, 'prepare'),
+                                              (self._inference_loop, 'inference'))]
+        for thread in self._threads:
+            thread.start()
 
     def setup_outputs(self):
         """Create the publishers of the results."""
@@ -97,38 +123,84 @@ class InferenceNode(Node):
     def _on_set_parameters(self, parameters):
         return validate_changes(self._parameter_specs, parameters)
 
-    def _work(self):
+    def _prepare_loop(self):
         while not self._stop.is_set():
+            try:
+                buffer = self._free.get(timeout=0.2)
+            except queue.Empty:
+                continue
             msg = self.slot.take(timeout=0.2)
-            if msg is not None:
-                self.process(msg)
+            item = self.prepare(msg, buffer) if msg is not None else None
+            if item is None:
+                self._free.put(buffer)
+                continue
+            while not self._stop.is_set():
+                try:
+                    self._ready.put(item, timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+
+    def _inference_loop(self):
+        while not self._stop.is_set():
+            try:
+                item = self._ready.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            try:
+                self.finish(item)
+            finally:
+                self._free.put(item.batch)
 
     def process(self, msg):
-        """Run the model on one frame message and publish; bad frames are logged and dropped."""
-        try:
-            image, encoding = decode_frame(msg)
-            started = time.perf_counter()
-            prediction = self.predict(image, encoding)
-            model_ms = (time.perf_counter() - started) * 1e3
-            self.publish_result(msg.header, prediction, image.shape[1], image.shape[0])
-        except ImageConversionError as exc:
+        """Prepare, run and publish one frame message in the calling thread."""
+        item = self.prepare(msg, None)
+        if item is not None:
+            self.finish(item)
+
+    def _reject(self, exc):
+        """Count and log a dropped frame (unless the node is shutting down)."""
+        if isinstance(exc, ImageConversionError):
             self.rejected += 1
             self.get_logger().warning(f'frame dropped: {exc}', throttle_duration_sec=5.0)
-            return
-        except Exception as exc:  # noqa: B902 - one bad frame must never end the node
-            if self._stop.is_set() or not self.context.ok():
-                return  # shutting down: the publishers are gone, the frame no longer matters
+        elif not self._stop.is_set() and self.context.ok():
+            # shutting down, the publishers are gone and the frame no longer matters
             self.rejected += 1
             self.get_logger().error(f'frame dropped: {type(exc).__name__}: {exc}',
                                     throttle_duration_sec=5.0)
+
+    def prepare(self, msg, out):
+        """Return the :class:`PreparedFrame` of a frame message, or None for a bad frame.
+
+        :param out: a ``predictor.new_input()`` array to write into, or None for a new one
+        """
+        try:
+            image, encoding = decode_frame(msg)
+            started = time.perf_counter()
+            batch = self.predictor.prepare([image], encoding, out)
+            return PreparedFrame(msg.header, batch, image.shape[1], image.shape[0],
+                                 (time.perf_counter() - started) * 1e3)
+        except Exception as exc:  # noqa: B902 - one bad frame must never end the node
+            self._reject(exc)
+            return None
+
+    def finish(self, item):
+        """Run the model on a prepared frame, publish the result and record the timings."""
+        try:
+            started = time.perf_counter()
+            prediction = self.predict_prepared(item.batch)
+            model_ms = item.prepare_ms + (time.perf_counter() - started) * 1e3
+            self.publish_result(item.header, prediction, item.width, item.height)
+        except Exception as exc:  # noqa: B902 - one bad frame must never end the node
+            self._reject(exc)
             return
-        age_ns = self.get_clock().now().nanoseconds - stamp_ns(msg.header)
+        age_ns = self.get_clock().now().nanoseconds - stamp_ns(item.header)
         latency_ms = age_ns / 1e6 if 0 <= age_ns < 60e9 else float('nan')
         self.stats.record(model_ms, latency_ms)
 
-    def predict(self, image, encoding):
-        """Return the prediction for one frame (subclasses add smoothing, thresholds)."""
-        return self.predictor.predict(image, encoding)
+    def predict_prepared(self, batch):
+        """Return the prediction of a prepared one-frame batch (subclasses add smoothing)."""
+        return self.predictor.infer(batch)[0]
 
     def stats_message(self):
         """Return the InferenceStats message of the current window."""
@@ -160,6 +232,6 @@ class InferenceNode(Node):
         """Stop the worker thread, then destroy the node."""
         self._stop.set()
         self.slot.close()
-        if self._thread is not None:
-            self._thread.join(timeout=10.0)
+        for thread in self._threads:
+            thread.join(timeout=10.0)
         return super().destroy_node()
