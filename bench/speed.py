@@ -16,12 +16,14 @@ One run measures, on this machine (ratios within the run are what count):
    640x480 rgb8 frames (synthetic thumbs scenes, read from a folder so that
    rendering does not compete with the model for the cores) -> the
    ``classifier`` node -> Classification messages received here. Throughput
-   with frames offered at the model's own model-only rate, and latency (receive
-   time minus the frame's stamp) with the camera at 30 fps; the ROS part is that
-   latency minus the node's own model time (from its ``~/stats``). The course's
-   way runs through the same nodes (the classifier with its predictor swapped
-   for the course's), so the ratio compares pipelines, not just models. CPU
-   time per result of each process says where the cores went.
+   with frames offered at the model's own model-only rate, in rounds that
+   alternate with timings of the model alone (the node processes paused), and
+   latency (receive time minus the frame's stamp) with the camera at 30 fps; the
+   ROS part is that latency minus the node's own model time (from its
+   ``~/stats``). The course's way runs through the same nodes (the classifier
+   with its predictor swapped for the course's and each frame taken from start
+   to finish, as the course's loop does), so the ratio compares pipelines, not
+   just models. CPU time per result of each process says where the cores went.
 4. int8 against fp32 accuracy on a held-out synthetic thumbs set (a model
    trained here, at 112x112, from scratch; or ``--accuracy-model``).
 5. training: full fine-tuning against a frozen backbone with cached features
@@ -36,6 +38,7 @@ import json
 import os
 import pathlib
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -112,7 +115,6 @@ def course_predictor(path=None, torch_predictor=None):
     from PIL import Image
     from torchvision import transforms
     from nano_vision.ml.predictor import load_predictor, Predictor
-    from nano_vision.predictions import decode
 
     class CoursePredictor(Predictor):
         backend = 'torch (course: PIL + torchvision transforms)'
@@ -126,12 +128,11 @@ def course_predictor(path=None, torch_predictor=None):
                 transforms.Resize((pre.input_size, pre.input_size)), transforms.ToTensor(),
                 transforms.Normalize(pre.mean, pre.std)])
 
-        def predict_batch(self, images, encoding='rgb8', min_confidence=0.0):
-            with torch.no_grad():
-                batch = torch.stack([self.transform(Image.fromarray(image))
-                                     for image in images])
-                return decode(self.task, self.names, self.model(batch).numpy(),
-                              min_confidence)
+        def prepare(self, images, encoding='rgb8', out=None):
+            batch = self.new_input(len(images)) if out is None else out
+            for i, image in enumerate(images):
+                batch[i] = self.transform(Image.fromarray(image)).numpy()
+            return batch
 
         def run(self, batch):
             with torch.no_grad():
@@ -349,41 +350,98 @@ def course_node(ros_args):
             # the node's own PyTorch model, run the course's way: loaded once
             self.predictor = course_predictor(torch_predictor=self.predictor)
 
+        def _prepare_loop(self):
+            # the course's loop takes each frame from start to finish (preprocessing,
+            # then the model), never preparing the next frame while the model runs
+            while not self._stop.is_set():
+                msg = self.slot.take(timeout=0.2)
+                if msg is not None:
+                    self.process(msg)
+
+        def _inference_loop(self):
+            pass
+
     return run_node(CourseClassifierNode, 'classifier', ['classifier', *ros_args])
 
 
-def pipeline(backend, model, frames_dir, camera_fps, seconds, threads, warmup=3.0):
-    """Run camera -> classifier -> this process; return fps and latencies."""
-    namespace = f'/bench_{uuid.uuid4().hex[:8]}'
-    common = ['--ros-args', '-r', f'__ns:={namespace}', '--log-level', 'warn']
-    classifier = [sys.executable, __file__, '--course-node'] if backend == 'course' else \
-        [str(BIN / 'classifier')]
-    children = [
-        subprocess.Popen([*classifier, *common, '-p', f'model:={model}',
-                          '-p', f'threads:={threads}', '-p', 'stats_period_sec:=1.0',
-                          '-r', 'image:=image_raw']),
-        subprocess.Popen([str(BIN / 'camera'), *common, '-p', f'source:={frames_dir}',
-                          '-p', 'width:=640', '-p', 'height:=480', '-p', 'encoding:=rgb8',
-                          '-p', f'fps:={camera_fps}'])]
-    reader = ResultReader(namespace)
-    try:
-        reader.spin_for(60, until=lambda: len(reader.results) > 5)
-        if not reader.results:
-            sys.exit('no classification arrived in 60 s: is the workspace built?')
+class Pipeline:
+    """camera -> classifier -> this process, in three processes, until closed.
+
+    :meth:`pause` stops the two node processes (SIGSTOP) so that the model can be
+    timed alone on idle cores between measurements, and :meth:`resume` goes on.
+    """
+
+    def __init__(self, backend, model, frames_dir, camera_fps, threads):
+        """Start the nodes; wait until results arrive."""
+        namespace = f'/bench_{uuid.uuid4().hex[:8]}'
+        common = ['--ros-args', '-r', f'__ns:={namespace}', '--log-level', 'warn']
+        classifier = [sys.executable, __file__, '--course-node'] if backend == 'course' else \
+            [str(BIN / 'classifier')]
+        self.camera_fps, self.threads = camera_fps, threads
+        self.children = [
+            subprocess.Popen([*classifier, *common, '-p', f'model:={model}',
+                              '-p', f'threads:={threads}', '-p', 'stats_period_sec:=1.0',
+                              '-r', 'image:=image_raw']),
+            subprocess.Popen([str(BIN / 'camera'), *common, '-p', f'source:={frames_dir}',
+                              '-p', 'width:=640', '-p', 'height:=480', '-p', 'encoding:=rgb8',
+                              '-p', f'fps:={camera_fps}'])]
+        self.reader = ResultReader(namespace)
+        try:
+            self.reader.spin_for(60, until=lambda: len(self.reader.results) > 5)
+            if not self.reader.results:
+                sys.exit('no classification arrived in 60 s: is the workspace built?')
+        except BaseException:
+            self.close()
+            raise
+
+    def _signal(self, signum):
+        for child in self.children:
+            os.kill(child.pid, signum)
+
+    def pause(self):
+        """Stop the node processes where they are (they use no CPU until resumed)."""
+        self._signal(signal.SIGSTOP)
+
+    def resume(self):
+        """Let the node processes go on."""
+        self._signal(signal.SIGCONT)
+
+    def measure(self, seconds, warmup):
+        """Return fps, latencies and CPU per result over ``seconds`` after ``warmup`` s."""
+        reader = self.reader
         reader.spin_for(warmup)
         begin = time.monotonic()
-        cpu_begin = [cpu_seconds(child.pid) for child in children]
+        cpu_begin = [cpu_seconds(child.pid) for child in self.children]
         reader.spin_for(seconds)
-        cpu_end = [cpu_seconds(child.pid) for child in children]
+        cpu_end = [cpu_seconds(child.pid) for child in self.children]
         end = time.monotonic()
-        stats_deadline = time.monotonic() + 3
         first = reader.stats
-        reader.spin_for(3, until=lambda: reader.stats is not first or
-                        time.monotonic() > stats_deadline)
-    finally:
-        for child in children:
+        reader.spin_for(3, until=lambda: reader.stats is not first)
+        window = [latency for arrived, latency in reader.results if begin <= arrived < end]
+        if len(window) < 2:
+            sys.exit(f'only {len(window)} results in {seconds} s')
+        row = {'camera_fps': self.camera_fps, 'threads': self.threads, 'results': len(window),
+               'fps': round(len(window) / (end - begin), 1),
+               'latency_ms_p50': round(statistics.median(window), 2),
+               'latency_ms_p99': round(float(np.percentile(window, 99)), 2)}
+        # CPU time per result: where the cores went (the model node includes its model)
+        for name, before, after in zip(('classifier', 'camera'), cpu_begin, cpu_end):
+            if before is not None and after is not None:
+                row[f'{name}_cpu_ms_per_result'] = round((after - before) * 1e3 / len(window),
+                                                         2)
+        stats = reader.stats
+        if stats is not None:
+            row.update(node_model_ms_p50=round(stats.model_latency_ms_p50, 2),
+                       node_frames_dropped=int(stats.frames_dropped))
+            row['ros_ms_p50'] = round(row['latency_ms_p50'] - row['node_model_ms_p50'], 2)
+        return row
+
+    def close(self):
+        """Stop the nodes and the reader."""
+        self.resume()
+        for child in self.children:
             child.terminate()
-        for child in children:
+        for child in self.children:
             try:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -393,83 +451,124 @@ def pipeline(backend, model, frames_dir, camera_fps, seconds, threads, warmup=3.
                       flush=True)
                 child.kill()
                 child.wait()
-        reader.close()
-    window = [latency for arrived, latency in reader.results if begin <= arrived < end]
-    if len(window) < 2:
-        sys.exit(f'only {len(window)} results in {seconds} s')
-    stats = reader.stats
-    row = {'camera_fps': camera_fps, 'threads': threads, 'results': len(window),
-           'fps': round(len(window) / (end - begin), 1),
-           'latency_ms_p50': round(statistics.median(window), 2),
-           'latency_ms_p99': round(float(np.percentile(window, 99)), 2)}
-    # CPU time per result: where the cores went (the model node includes its model)
-    for name, before, after in zip(('classifier', 'camera'), cpu_begin, cpu_end):
-        if before is not None and after is not None:
-            row[f'{name}_cpu_ms_per_result'] = round((after - before) * 1e3 / len(window), 2)
-    if stats is not None:
-        row.update(node_model_ms_p50=round(stats.model_latency_ms_p50, 2),
-                   node_frames_dropped=int(stats.frames_dropped))
-        row['ros_ms_p50'] = round(row['latency_ms_p50'] - row['node_model_ms_p50'], 2)
-    return row
+        self.reader.close()
 
 
-def node_model_only(backend, model, frames, threads, iterations):
-    """Return the median ms of one prediction with the node's settings, in a child process."""
-    load = (f'from speed import course_predictor\np = course_predictor({model!r})\n'
-            if backend == 'course' else
-            'from nano_vision.ml.predictor import load_predictor\n'
-            f'p = load_predictor({model!r}, "cpu", {threads})\n')
-    code = ('import json, sys, time, numpy as np\n'
-            f'sys.path.insert(0, {str(ROOT / "bench")!r})\n' + load +
-            f'frames = [np.load(f) for f in {frames!r}]\n'
-            'times = []\n'
-            f'for i in range({iterations} + 5):\n'
-            '    s = time.perf_counter(); p.predict(frames[i % len(frames)])\n'
-            '    times.append(time.perf_counter() - s)\n'
-            'print(json.dumps(times[5:]))\n')
-    out = subprocess.run([sys.executable, '-c', code], check=True, capture_output=True,
-                         text=True).stdout
-    return statistics.median(json.loads(out.strip().splitlines()[-1])) * 1e3
+class ModelAlone:
+    """The model with the node's settings in a child process, timed on request."""
+
+    def __init__(self, backend, model, frames, threads):
+        """Load the model in a child process."""
+        load = (f'from speed import course_predictor\np = course_predictor({model!r})\n'
+                if backend == 'course' else
+                'from nano_vision.ml.predictor import load_predictor\n'
+                f'p = load_predictor({model!r}, "cpu", {threads})\n')
+        code = ('import json, statistics, sys, time, numpy as np\n'
+                f'sys.path.insert(0, {str(ROOT / "bench")!r})\n' + load +
+                f'frames = [np.load(f) for f in {frames!r}]\n'
+                'for line in sys.stdin:\n'
+                '    times = []\n'
+                '    for i in range(int(line) + 5):\n'
+                '        s = time.perf_counter(); p.predict(frames[i % len(frames)])\n'
+                '        times.append(time.perf_counter() - s)\n'
+                '    print(json.dumps(statistics.median(times[5:]) * 1e3), flush=True)\n')
+        self.process = subprocess.Popen([sys.executable, '-c', code], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True)
+
+    def time(self, iterations):
+        """Return the median ms of one prediction over ``iterations`` frames."""
+        self.process.stdin.write(f'{iterations}\n')
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            sys.exit('the model-alone child process ended')
+        return json.loads(line)
+
+    def close(self):
+        """End the child process."""
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
 
 
 PIPELINE_MODELS = {'ort_int8': 'int8', 'ort_fp32': 'onnx', 'course': 'pt'}
 
 
+def throughput(backend, model, frames, frames_dir, threads, rounds, seconds, iterations):
+    """Return the pipeline's throughput against the model alone, in interleaved rounds.
+
+    The machine's speed drifts (shared hosts), so each round times the model alone
+    (the node processes paused), then the pipeline; a round's ratio uses the mean of
+    the model-alone timings just before and just after it.
+    """
+    alone = ModelAlone(backend, model, frames, threads)
+    try:
+        warm_ms = alone.time(iterations)
+        # frames offered at the rate the model alone can take: were ROS free, every
+        # frame would get its result; faster offers only burn a small machine's
+        # cores on frames that are dropped unseen
+        rate = round(min(1000.0, 1e3 / warm_ms), 1)
+        nodes = Pipeline(backend, model, frames_dir, rate, threads)
+        try:
+            nodes.pause()
+            alone_ms = [alone.time(iterations)]
+            rows = []
+            for i in range(rounds):
+                nodes.resume()
+                row = nodes.measure(seconds, warmup=3.0 if i == 0 else 1.5)
+                nodes.pause()
+                alone_ms.append(alone.time(iterations))
+                row['model_only_ms'] = round((alone_ms[-2] + alone_ms[-1]) / 2, 2)
+                row['fps_over_model_only'] = round(row['fps'] * row['model_only_ms'] / 1e3, 3)
+                rows.append(row)
+        finally:
+            nodes.close()
+    finally:
+        alone.close()
+    return {'camera_fps': rate, 'rounds': rows,
+            'model_only_ms_timings': [round(ms, 2) for ms in alone_ms],
+            'fps': statistics.median(r['fps'] for r in rows),
+            'fps_over_model_only': statistics.median(r['fps_over_model_only'] for r in rows),
+            **{key: statistics.median(r[key] for r in rows) for key in
+               ('classifier_cpu_ms_per_result', 'camera_cpu_ms_per_result',
+                'node_model_ms_p50') if all(key in r for r in rows)}}
+
+
+def latency(backend, model, frames_dir, threads, seconds):
+    """Return the latencies with the camera at 30 fps."""
+    nodes = Pipeline(backend, model, frames_dir, 30.0, threads)
+    try:
+        return nodes.measure(seconds, warmup=3.0)
+    finally:
+        nodes.close()
+
+
 def pipelines(models, frames, frames_dir, quick, threads_choices):
     """Measure each backend's pipeline: int8 with each thread count, the others at 0."""
-    rows = []
-    seconds = 3.0 if quick else 12.0
+    out = []
+    rounds, seconds, iterations = (1, 2.0, 20) if quick else (3, 5.0, 150)
     for backend, key in PIPELINE_MODELS.items():
         for threads in threads_choices if backend == 'ort_int8' else [0]:
-            iterations = 20 if quick else 200
-            before_ms = node_model_only(backend, models[key], frames, threads, iterations)
-            # frames offered at the rate the model alone can take: were ROS free, every
-            # frame would get its result; faster offers only burn a small machine's
-            # cores on frames that are dropped unseen
-            fast = pipeline(backend, models[key], frames_dir,
-                            round(min(1000.0, 1e3 / before_ms), 1), seconds, threads)
-            slow = pipeline(backend, models[key], frames_dir, 30.0, seconds, threads)
-            # the machine's speed drifts (shared hosts): the model alone is timed before
-            # and after the pipelines, and the ratio uses the mean
-            after_ms = node_model_only(backend, models[key], frames, threads, iterations)
-            alone_ms = (before_ms + after_ms) / 2
-            alone_fps = 1e3 / alone_ms
+            fast = throughput(backend, models[key], frames, frames_dir, threads, rounds,
+                              seconds, iterations)
+            slow = latency(backend, models[key], frames_dir, threads, 3.0 if quick else 12.0)
+            alone_ms = statistics.median(fast['model_only_ms_timings'])
             row = {'backend': backend, 'threads': threads,
-                   'model_only_ms': round(alone_ms, 2), 'model_only_fps': round(alone_fps, 1),
-                   'model_only_ms_before_after': [round(before_ms, 2), round(after_ms, 2)],
+                   'model_only_ms': round(alone_ms, 2),
+                   'model_only_fps': round(1e3 / alone_ms, 1),
                    'throughput': fast, 'at_30fps': slow,
-                   'fps_over_model_only': round(fast['fps'] / alone_fps, 3)}
-            rows.append(row)
-            print(f'  {backend} threads={threads}: model only {alone_fps:.1f} fps, through ROS '
-                  f'{fast["fps"]:.1f} fps ({row["fps_over_model_only"]:.0%}); at 30 fps '
-                  f'latency p50 {slow["latency_ms_p50"]:.1f} ms, p99 '
+                   'fps_over_model_only': fast['fps_over_model_only']}
+            out.append(row)
+            ratios = ', '.join(f"{r['fps_over_model_only']:.0%}" for r in fast['rounds'])
+            print(f'  {backend} threads={threads}: model only {row["model_only_fps"]:.1f} fps, '
+                  f'through ROS {fast["fps"]:.1f} fps ({row["fps_over_model_only"]:.0%}; rounds '
+                  f'{ratios}); at 30 fps latency p50 {slow["latency_ms_p50"]:.1f} ms, p99 '
                   f'{slow["latency_ms_p99"]:.1f} ms, ROS part p50 '
                   f'{slow.get("ros_ms_p50", float("nan")):.1f} ms', flush=True)
-    course = next(row for row in rows if row['backend'] == 'course')
-    for row in rows:
+    course = next(row for row in out if row['backend'] == 'course')
+    for row in out:
         row['fps_over_course_pipeline'] = round(
             row['throughput']['fps'] / course['throughput']['fps'], 2)
-    return rows
+    return out
 
 
 # -- 4. accuracy and 5. training -----------------------------------------------------------
