@@ -337,22 +337,24 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
 
-def course_node(ros_args):
-    """Run the classifier node with the course's predictor (a child process of the bench)."""
+def sequential_node(ros_args, course):
+    """Run the classifier node taking each frame from start to finish (a bench child).
+
+    Preprocessing, then the model, never preparing the next frame while the model
+    runs, as the course's loop does; with ``course`` also the course's predictor.
+    """
     from nano_vision.nodes.classifier import ClassifierNode
     from nano_vision.nodes.runner import run_node
 
-    class CourseClassifierNode(ClassifierNode):
-        """The classifier node, inference done the course's way."""
+    class SequentialClassifierNode(ClassifierNode):
+        """The classifier node without the prepare thread."""
 
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
-            # the node's own PyTorch model, run the course's way: loaded once
-            self.predictor = course_predictor(torch_predictor=self.predictor)
+            if course:  # the node's own PyTorch model, run the course's way: loaded once
+                self.predictor = course_predictor(torch_predictor=self.predictor)
 
         def _prepare_loop(self):
-            # the course's loop takes each frame from start to finish (preprocessing,
-            # then the model), never preparing the next frame while the model runs
             while not self._stop.is_set():
                 msg = self.slot.take(timeout=0.2)
                 if msg is not None:
@@ -361,7 +363,8 @@ def course_node(ros_args):
         def _inference_loop(self):
             pass
 
-    return run_node(CourseClassifierNode, 'classifier', ['classifier', *ros_args])
+    return run_node(SequentialClassifierNode, 'classifier', ['classifier', *ros_args],
+                    events_executor=True)
 
 
 class Pipeline:
@@ -375,8 +378,9 @@ class Pipeline:
         """Start the nodes; wait until results arrive."""
         namespace = f'/bench_{uuid.uuid4().hex[:8]}'
         common = ['--ros-args', '-r', f'__ns:={namespace}', '--log-level', 'warn']
-        classifier = [sys.executable, __file__, '--course-node'] if backend == 'course' else \
-            [str(BIN / 'classifier')]
+        classifier = [str(BIN / 'classifier')]
+        if backend in SEQUENTIAL_NODES:
+            classifier = [sys.executable, __file__, SEQUENTIAL_NODES[backend]]
         self.camera_fps, self.threads = camera_fps, threads
         self.children = [
             subprocess.Popen([*classifier, *common, '-p', f'model:={model}',
@@ -490,7 +494,11 @@ class ModelAlone:
         self.process.wait(timeout=30)
 
 
-PIPELINE_MODELS = {'ort_int8': 'int8', 'ort_fp32': 'onnx', 'course': 'pt'}
+# backend -> model; *_sequential: the node without its prepare thread (each frame from
+# start to finish), to show what preparing the next frame during the model buys
+PIPELINE_MODELS = {'ort_int8': 'int8', 'ort_int8_sequential': 'int8', 'ort_fp32': 'onnx',
+                   'course': 'pt'}
+SEQUENTIAL_NODES = {'course': '--course-node', 'ort_int8_sequential': '--sequential-node'}
 
 
 def throughput(backend, model, frames, frames_dir, threads, rounds, seconds, iterations):
@@ -684,8 +692,8 @@ def main():
                                  'training'])
     parser.add_argument('--child', help=argparse.SUPPRESS)
     parser.add_argument('--models', help=argparse.SUPPRESS)
-    if sys.argv[1:2] == ['--course-node']:
-        sys.exit(course_node(sys.argv[2:]))
+    if sys.argv[1:2] in (['--course-node'], ['--sequential-node']):
+        sys.exit(sequential_node(sys.argv[2:], course=sys.argv[1] == '--course-node'))
     args = parser.parse_args()
     if args.child:
         child_model_only(args)
