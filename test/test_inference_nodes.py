@@ -1,6 +1,7 @@
 """Classifier, regressor and overlay nodes with real rclpy in this process."""
 
 import array
+import threading
 import time
 
 import cv2
@@ -219,6 +220,48 @@ def malformed_images(draw):
                 is_bigendian=draw(st.integers(0, 1)), step=step)
     msg.data = array.array('B', bytes(length))  # the layout is what gets fuzzed
     return msg
+
+
+def test_the_next_frame_is_prepared_while_the_model_runs(ros, squares_model):
+    node = ros.make(ClassifierNode, {'model': squares_model})
+    predictor = node.predictor
+    run, prepare = predictor.run, predictor.prepare
+    model_busy, release = threading.Event(), threading.Event()
+    prepared = []
+
+    def held_run(batch):  # the real model, held until the test lets it finish
+        model_busy.set()
+        assert release.wait(30)
+        return run(batch)
+
+    def recorded_prepare(images, encoding='rgb8', out=None):
+        batch = prepare(images, encoding, out)
+        prepared.append(batch[0].copy())
+        return batch
+
+    predictor.run, predictor.prepare = held_run, recorded_prepare
+    probe = ros.probe()
+    results = []
+    probe.create_subscription(Classification, 'classification', results.append, 10)
+    colours = {1: (30, 30, 220), 2: (220, 30, 30), 3: (30, 220, 30), 4: (30, 30, 220)}
+
+    def arrive(sec):  # what the image subscription does with a message
+        node.slot.put(image_msg(square_frame(colours[sec]), 'rgb8', stamped(sec)))
+
+    arrive(1)
+    assert model_busy.wait(10)
+    arrive(2)  # prepared while the model still runs frame 1
+    assert ros.spin_until(lambda: len(prepared) == 2, timeout_sec=10)
+    arrive(3)
+    arrive(4)  # frame 3 is replaced before it is taken: one prepared frame waits, no queue
+    time.sleep(0.3)
+    assert len(prepared) == 2 and node.slot.dropped == 1
+    release.set()
+    assert ros.spin_until(lambda: len(results) == 3, timeout_sec=20)
+    assert [r.header.stamp.sec for r in results] == [1, 2, 4]
+    # every frame went through the real preprocessing into its own input
+    assert not np.allclose(prepared[0], prepared[1])
+    assert [r.label for r in results] == ['red', 'blue', 'red']
 
 
 def test_fuzzed_images_never_kill_the_classifier(ros, squares_model):
