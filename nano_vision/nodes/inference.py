@@ -123,34 +123,35 @@ class InferenceNode(Node):
     def _on_set_parameters(self, parameters):
         return validate_changes(self._parameter_specs, parameters)
 
-    def _prepare_loop(self):
+    def _patiently(self, call, *args):
+        """Return ``call(*args, timeout=...)`` once it succeeds; None when the node stops."""
         while not self._stop.is_set():
             try:
-                buffer = self._free.get(timeout=0.2)
-            except queue.Empty:
+                return call(*args, timeout=0.2)
+            except (queue.Empty, queue.Full):
                 continue
+        return None
+
+    def _prepare_loop(self):
+        while not self._stop.is_set():
+            buffer = self._patiently(self._free.get)
+            if buffer is None:
+                return
             msg = self.slot.take(timeout=0.2)
             item = self.prepare(msg, buffer) if msg is not None else None
             if item is None:
                 self._free.put(buffer)
-                continue
-            while not self._stop.is_set():
-                try:
-                    self._ready.put(item, timeout=0.2)
-                    break
-                except queue.Full:
-                    continue
+            else:
+                self._patiently(self._ready.put, item)
 
     def _inference_loop(self):
         while not self._stop.is_set():
-            try:
-                item = self._ready.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            try:
-                self.finish(item)
-            finally:
-                self._free.put(item.batch)
+            item = self._patiently(self._ready.get)
+            if item is not None:
+                try:
+                    self.finish(item)
+                finally:
+                    self._free.put(item.batch)
 
     def process(self, msg):
         """Prepare, run and publish one frame message in the calling thread."""
@@ -163,11 +164,12 @@ class InferenceNode(Node):
         if isinstance(exc, ImageConversionError):
             self.rejected += 1
             self.get_logger().warning(f'frame dropped: {exc}', throttle_duration_sec=5.0)
-        elif not self._stop.is_set() and self.context.ok():
-            # shutting down, the publishers are gone and the frame no longer matters
-            self.rejected += 1
-            self.get_logger().error(f'frame dropped: {type(exc).__name__}: {exc}',
-                                    throttle_duration_sec=5.0)
+            return
+        if self._stop.is_set() or not self.context.ok():
+            return  # shutting down: the publishers are gone, the frame no longer matters
+        self.rejected += 1
+        self.get_logger().error(f'frame dropped: {type(exc).__name__}: {exc}',
+                                throttle_duration_sec=5.0)
 
     def prepare(self, msg, out):
         """Return the :class:`PreparedFrame` of a frame message, or None for a bad frame.
@@ -229,7 +231,7 @@ class InferenceNode(Node):
                 f'{msg.frames_rejected} rejected')
 
     def destroy_node(self):
-        """Stop the worker thread, then destroy the node."""
+        """Stop the worker threads, then destroy the node."""
         self._stop.set()
         self.slot.close()
         for thread in self._threads:
