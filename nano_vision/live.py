@@ -24,13 +24,14 @@ class LatestSlot:
         self.dropped = 0
 
     def put(self, item):
-        """Store ``item``, replacing (and counting as dropped) one not yet taken."""
+        """Store ``item``; return the one it replaced (counted as dropped), or None."""
         with self._condition:
-            if self._item is not None:
+            replaced, self._item = self._item, item
+            if replaced is not None:
                 self.dropped += 1
-            self._item = item
             self.received += 1
             self._condition.notify()
+            return replaced
 
     def take(self, timeout=None):
         """Return the newest item, waiting up to ``timeout`` s; None on timeout or close."""

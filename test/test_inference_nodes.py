@@ -222,7 +222,7 @@ def malformed_images(draw):
     return msg
 
 
-def test_the_next_frame_is_prepared_while_the_model_runs(ros, squares_model):
+def test_frames_are_prepared_during_the_model_and_the_newest_goes_next(ros, squares_model):
     node = ros.make(ClassifierNode, {'model': squares_model})
     predictor = node.predictor
     run, prepare = predictor.run, predictor.prepare
@@ -243,7 +243,7 @@ def test_the_next_frame_is_prepared_while_the_model_runs(ros, squares_model):
     probe = ros.probe()
     results = []
     probe.create_subscription(Classification, 'classification', results.append, 10)
-    colours = {1: (30, 30, 220), 2: (220, 30, 30), 3: (30, 220, 30), 4: (30, 30, 220)}
+    colours = {1: (30, 30, 220), 2: (220, 30, 30), 3: (30, 30, 220)}
 
     def arrive(sec):  # what the image subscription does with a message
         node.slot.put(image_msg(square_frame(colours[sec]), 'rgb8', stamped(sec)))
@@ -253,15 +253,19 @@ def test_the_next_frame_is_prepared_while_the_model_runs(ros, squares_model):
     arrive(2)  # prepared while the model still runs frame 1
     assert ros.spin_until(lambda: len(prepared) == 2, timeout_sec=10)
     arrive(3)
-    arrive(4)  # frame 3 is replaced before it is taken: one prepared frame waits, no queue
-    time.sleep(0.3)
-    assert len(prepared) == 2 and node.slot.dropped == 1
+    assert ros.spin_until(lambda: len(prepared) == 3, timeout_sec=10)
+    # frame 3, prepared later, replaces frame 2 in the wait for the model: no queue
+    assert ros.spin_until(lambda: node.stats_message().frames_dropped == 1, timeout_sec=10)
     release.set()
-    assert ros.spin_until(lambda: len(results) == 3, timeout_sec=20)
-    assert [r.header.stamp.sec for r in results] == [1, 2, 4]
+    assert ros.spin_until(lambda: len(results) == 2, timeout_sec=20)
+    time.sleep(0.3)
+    assert [r.header.stamp.sec for r in results] == [1, 3] and len(results) == 2
+    stats = node.stats_message()
+    assert (stats.frames_received, stats.frames_processed, stats.frames_dropped) == (3, 2, 1)
     # every frame went through the real preprocessing into its own input
     assert not np.allclose(prepared[0], prepared[1])
-    assert [r.label for r in results] == ['red', 'blue', 'red']
+    assert not np.allclose(prepared[1], prepared[2])
+    assert [r.label for r in results] == ['red', 'red']
 
 
 def test_fuzzed_images_never_kill_the_classifier(ros, squares_model):

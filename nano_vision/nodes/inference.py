@@ -1,15 +1,15 @@
 """What the classifier and regressor nodes share: newest-frame inference with statistics.
 
 The image callback only drops the message into a one-item slot. Two worker
-threads take it from there: the *prepare* thread takes the newest frame,
-converts, resizes and normalises it into one of two input buffers, and hands
-it to the *inference* thread, which runs the model and publishes. The next
-frame is prepared while the model runs the current one (both release the
-GIL), so on a multi-core machine preprocessing costs no throughput. A camera
-faster than the model never builds a queue: at most one prepared frame waits
-for the model, frames replaced in the slot before they were taken are
-counted as dropped, and every result is computed from the newest frame there
-was when its preparation began.
+threads take it from there: the *prepare* thread takes each new frame and
+converts, resizes and normalises it into a free input buffer, and the
+*inference* thread runs the model on the newest prepared frame and publishes.
+Frames are prepared while the model runs (both release the GIL), so on a
+multi-core machine preprocessing costs no throughput, and the model never
+waits for it. A camera faster than the model never builds a queue: a frame
+replaced in the slot before it was taken, or prepared and then replaced by a
+newer prepared frame before the model was free, is counted as dropped; every
+result is computed from the newest frame prepared when the model started.
 """
 
 from dataclasses import dataclass
@@ -75,6 +75,8 @@ class InferenceNode(Node):
         self._stop = threading.Event()
         self._threads = []
         self.slot = LatestSlot()
+        self._ready = LatestSlot()  # the newest prepared frame, for the model
+        self._free = queue.Queue()  # input buffers nobody uses
         self.stats = StatsWindow()
         self.rejected = 0
         self._parameter_specs = parameters
@@ -101,11 +103,9 @@ class InferenceNode(Node):
         self.get_logger().info(
             f'{self.predictor.task} model {self.config.model} ({self.predictor.backend} on '
             f'{self.predictor.device}): {", ".join(self.predictor.names)}')
-        # two input buffers: one in the model, one being prepared or waiting for it
-        self._free = queue.Queue()
-        for _ in range(2):
+        # three input buffers: one in the model, one waiting for it, one being prepared
+        for _ in range(3):
             self._free.put(self.predictor.new_input())
-        self._ready = queue.Queue(maxsize=1)
         self._threads = [threading.Thread(target=target, name=name, daemon=True)
                          for target, name in ((self._prepare_loop, 'prepare'),
                                               (self._inference_loop, 'inference'))]
@@ -123,30 +123,24 @@ class InferenceNode(Node):
     def _on_set_parameters(self, parameters):
         return validate_changes(self._parameter_specs, parameters)
 
-    def _patiently(self, call, *args):
-        """Return ``call(*args, timeout=...)`` once it succeeds; None when the node stops."""
-        while not self._stop.is_set():
-            try:
-                return call(*args, timeout=0.2)
-            except (queue.Empty, queue.Full):
-                continue
-        return None
-
     def _prepare_loop(self):
         while not self._stop.is_set():
-            buffer = self._patiently(self._free.get)
-            if buffer is None:
-                return
             msg = self.slot.take(timeout=0.2)
-            item = self.prepare(msg, buffer) if msg is not None else None
+            if msg is None:
+                continue
+            # never blocks for long: the model and the ready slot hold one buffer each
+            buffer = self._free.get()
+            item = self.prepare(msg, buffer)
             if item is None:
                 self._free.put(buffer)
-            else:
-                self._patiently(self._ready.put, item)
+                continue
+            replaced = self._ready.put(item)  # a newer frame replaces one the model missed
+            if replaced is not None:
+                self._free.put(replaced.batch)
 
     def _inference_loop(self):
         while not self._stop.is_set():
-            item = self._patiently(self._ready.get)
+            item = self._ready.take(timeout=0.2)
             if item is not None:
                 try:
                     self.finish(item)
@@ -214,7 +208,8 @@ class InferenceNode(Node):
                              latency_ms_p99=s['latency_ms_p99'],
                              frames_received=self.slot.received,
                              frames_processed=self.stats.processed,
-                             frames_dropped=self.slot.dropped, frames_rejected=self.rejected)
+                             frames_dropped=self.slot.dropped + self._ready.dropped,
+                             frames_rejected=self.rejected)
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.header.frame_id = self.get_name()
         return msg
@@ -234,6 +229,7 @@ class InferenceNode(Node):
         """Stop the worker threads, then destroy the node."""
         self._stop.set()
         self.slot.close()
+        self._ready.close()
         for thread in self._threads:
             thread.join(timeout=10.0)
         return super().destroy_node()
