@@ -495,7 +495,7 @@ class ModelAlone:
 
 
 # backend -> model; *_sequential: the node without its prepare thread (each frame from
-# start to finish), to show what preparing the next frame during the model buys
+# start to finish), to show what preparing frames while the model runs buys
 PIPELINE_MODELS = {'ort_int8': 'int8', 'ort_int8_sequential': 'int8', 'ort_fp32': 'onnx',
                    'course': 'pt'}
 SEQUENTIAL_NODES = {'course': '--course-node', 'ort_int8_sequential': '--sequential-node'}

@@ -4,12 +4,12 @@ The image callback only drops the message into a one-item slot. Two worker
 threads take it from there: the *prepare* thread takes each new frame and
 converts, resizes and normalises it into a free input buffer, and the
 *inference* thread runs the model on the newest prepared frame and publishes.
-Frames are prepared while the model runs (both release the GIL), so on a
-multi-core machine preprocessing costs no throughput, and the model never
-waits for it. A camera faster than the model never builds a queue: a frame
-replaced in the slot before it was taken, or prepared and then replaced by a
-newer prepared frame before the model was free, is counted as dropped; every
-result is computed from the newest frame prepared when the model started.
+Frames are prepared while the model runs (both release the GIL), so where a
+core is free preprocessing overlaps inference instead of delaying it. A
+camera faster than the model never builds a queue: a frame replaced in the
+slot before it was taken, or prepared and then replaced by a newer prepared
+frame before the model was free, is counted as dropped; every result is
+computed from the newest frame prepared when the model started.
 """
 
 from dataclasses import dataclass
