@@ -147,12 +147,10 @@ def load_path(name, models):
     from nano_vision.ml.predictor import load_predictor
     if name == 'course':
         predictor = course_predictor(models['pt'])
-        size = predictor.preprocessing.input_size
-        batch = np.zeros((1, 3, size, size), np.float32)
-        return (lambda frame: predictor.predict(frame)), (lambda: predictor.run(batch))
-    path = models['onnx'] if name == 'ort_fp32' else models['int8'] if name == 'ort_int8' \
-        else models['pt']
-    predictor = load_predictor(path, 'cpu')
+    else:
+        path = models['onnx'] if name == 'ort_fp32' else models['int8'] \
+            if name == 'ort_int8' else models['pt']
+        predictor = load_predictor(path, 'cpu')
     if name == 'torch_cl':
         predictor.model = predictor.model.to(memory_format=torch.channels_last)
         run = predictor.run
@@ -458,26 +456,34 @@ class Pipeline:
         self.reader.close()
 
 
+def model_alone_child(argv):
+    """Time the model with the node's settings on request (the child of :class:`ModelAlone`).
+
+    ``argv``: backend, model path, threads, frame files. Each line read from stdin is a
+    number of frames; the median ms of one prediction over them is printed back.
+    """
+    backend, model, threads, *frame_files = argv
+    from nano_vision.ml.predictor import load_predictor
+    predictor = course_predictor(model) if backend == 'course' else \
+        load_predictor(model, 'cpu', int(threads))
+    frames = [np.load(path) for path in frame_files]
+    count = [0]
+
+    def next_frame():
+        count[0] += 1
+        predictor.predict(frames[count[0] % len(frames)])
+    for line in sys.stdin:
+        print(json.dumps(statistics.median(timed(next_frame, int(line), 5)) * 1e3), flush=True)
+
+
 class ModelAlone:
     """The model with the node's settings in a child process, timed on request."""
 
     def __init__(self, backend, model, frames, threads):
         """Load the model in a child process."""
-        load = (f'from speed import course_predictor\np = course_predictor({model!r})\n'
-                if backend == 'course' else
-                'from nano_vision.ml.predictor import load_predictor\n'
-                f'p = load_predictor({model!r}, "cpu", {threads})\n')
-        code = ('import json, statistics, sys, time, numpy as np\n'
-                f'sys.path.insert(0, {str(ROOT / "bench")!r})\n' + load +
-                f'frames = [np.load(f) for f in {frames!r}]\n'
-                'for line in sys.stdin:\n'
-                '    times = []\n'
-                '    for i in range(int(line) + 5):\n'
-                '        s = time.perf_counter(); p.predict(frames[i % len(frames)])\n'
-                '        times.append(time.perf_counter() - s)\n'
-                '    print(json.dumps(statistics.median(times[5:]) * 1e3), flush=True)\n')
-        self.process = subprocess.Popen([sys.executable, '-c', code], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, '--model-alone', backend, model, str(threads), *frames],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def time(self, iterations):
         """Return the median ms of one prediction over ``iterations`` frames."""
@@ -694,6 +700,9 @@ def main():
     parser.add_argument('--models', help=argparse.SUPPRESS)
     if sys.argv[1:2] in (['--course-node'], ['--sequential-node']):
         sys.exit(sequential_node(sys.argv[2:], course=sys.argv[1] == '--course-node'))
+    if sys.argv[1:2] == ['--model-alone']:
+        model_alone_child(sys.argv[2:])
+        return
     args = parser.parse_args()
     if args.child:
         child_model_only(args)
