@@ -589,8 +589,9 @@ def pipelines(models, frames, frames_dir, quick, threads_choices):
 
 def train_run(data, out, epochs, freeze, size):
     """Train from scratch; return the history and the wall time."""
-    from nano_vision.ml.train import train, TrainOptions
-    options = TrainOptions(data=data, out=out, image_size=size, epochs=epochs,
+    from nano_vision.ml.recipe import TrainOptions
+    from nano_vision.ml.train import train
+    options = TrainOptions(data=data, out=out, image_size=size, epochs=epochs, weights='none',
                            freeze_backbone=freeze, patience=epochs, plots=False,
                            progress=False, device='cpu', lr=1e-3 if not freeze else 1e-2)
     began = time.monotonic()

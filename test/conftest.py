@@ -1,6 +1,9 @@
 """Shared fixtures: DDS kept on this machine, private rclpy contexts, bounded waits."""
 
+import atexit
 import os
+import shutil
+import tempfile
 import time
 import uuid
 
@@ -9,6 +12,12 @@ import pytest
 # Before anything can start rclpy: discovery stays on the loopback interface.
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 os.environ['ROS_LOCALHOST_ONLY'] = '1'
+# Nothing in the suite downloads: --weights auto trains from scratch, as on a machine
+# without a network, whatever this machine's torchvision cache holds (the weights tests
+# lift this where they need to, with a network that is never reached).
+os.environ['NANO_VISION_OFFLINE'] = '1'
+os.environ['TORCH_HOME'] = tempfile.mkdtemp(prefix='nano_vision_torch_home_')
+atexit.register(shutil.rmtree, os.environ['TORCH_HOME'], True)
 
 
 def spin_until(executor, predicate, timeout_sec=10.0):

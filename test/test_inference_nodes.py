@@ -22,7 +22,8 @@ from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
 from nano_vision.image_conversion import image_msg_to_numpy  # noqa: E402
-from nano_vision.ml.train import train, TrainOptions  # noqa: E402
+from nano_vision.ml.recipe import TrainOptions  # noqa: E402
+from nano_vision.ml.train import train  # noqa: E402
 from nano_vision.nodes import classifier as classifier_module  # noqa: E402
 from nano_vision.nodes.camera import CameraNode  # noqa: E402
 from nano_vision.nodes.classifier import ClassifierNode  # noqa: E402
@@ -52,8 +53,9 @@ def face_model(tmp_path_factory):
     data = tmp_path_factory.mktemp('faces')
     write_synthetic_dataset('face', str(data), 300, size=(128, 96), seed=11)
     out = tmp_path_factory.mktemp('model') / 'face.pt'
+    # batches of 8: many small steps give a usable model in the fewest seconds
     result = train(quiet(data=str(data), out=str(out), epochs=20, image_size=64,
-                         patience=20), echo=lambda _: None)
+                         batch_size=8, patience=20), echo=lambda _: None)
     assert result.metrics['rmse'] < 0.13, result.metrics
     return str(out)
 

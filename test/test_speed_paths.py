@@ -15,10 +15,12 @@ from nano_vision.cli import main as cli  # noqa: E402
 from nano_vision.image_conversion import convert_encoding  # noqa: E402
 from nano_vision.ml.checkpoint import load_checkpoint  # noqa: E402
 from nano_vision.ml.data import FeatureDataset, SampleDataset  # noqa: E402
+from nano_vision.ml.engine import InputMaker  # noqa: E402
 from nano_vision.ml.model import backbone_of, build_model, head_module  # noqa: E402
 from nano_vision.ml.predictor import (load_predictor, onnx_providers,  # noqa: E402
                                       physical_cores, tensorrt_cache_path)
-from nano_vision.ml.train import train, TrainOptions  # noqa: E402
+from nano_vision.ml.recipe import TrainOptions  # noqa: E402
+from nano_vision.ml.train import train  # noqa: E402
 from nano_vision.preprocess import Preprocessing  # noqa: E402
 
 from test_training import make_dots, make_squares  # noqa: E402, I100
@@ -226,8 +228,8 @@ def test_cached_features_keep_the_targets(tmp_path):
     dataset = load_dataset(str(data))
     items = SampleDataset(dataset.samples, dataset.names, dataset.task, Preprocessing(32))
     model = build_model('resnet18', 2)
-    features = FeatureDataset.compute(backbone_of(model), items, torch.device('cpu'),
-                                      batch_size=5)
+    make_input = InputMaker(Preprocessing(32), torch.device('cpu'))
+    features = FeatureDataset.compute(backbone_of(model), items, make_input, batch_size=5)
     assert len(features) == len(items) == 12
     feature, (points, mask, size) = features[3]
     assert feature.shape == (512,)

@@ -1,79 +1,49 @@
 """Transfer learning of a torchvision backbone on a dataset folder: ``nano-vision train``.
 
-The course's recipe (Adam, batch 8, colour jitter, 224x224, ImageNet mean/std)
-made honest: a seeded train/validation split (metrics never come from the
-training images alone), label-aware augmentation, a cosine learning-rate
-schedule, the best epoch by validation kept, early stopping, resume.
+The course's recipe (Adam, colour jitter, ImageNet mean/std, transfer learning
+from ImageNet weights) made honest and fast on a CPU: a seeded
+train/validation split (metrics never come from the training images alone),
+label-aware augmentation, batches of 32 with the learning rate scaled to them,
+a warm-up then cosine learning-rate schedule stepped per batch, bf16
+arithmetic where the CPU has it, channels-last memory order, decoded images
+cached, the best epoch by validation kept, early stopping, resume. Image size,
+epochs and learning rate follow from the data unless given
+(:mod:`nano_vision.ml.recipe`).
 
 Writes ``<out>`` (the best model, for inference) and ``<out minus .pt>.last.pt``
-(the last epoch with the optimiser, for ``--resume``), plus
+(the last epoch with the optimiser, for ``--resume``) at least every
+``save_interval_sec`` and when training ends or is interrupted, plus
 ``<out>.curves.png`` and, for classifiers, ``<out>.confusion.png``.
 """
 
+import copy
 from dataclasses import asdict, dataclass, field
 import logging
 import math
 import os
 import random
-import sys
 import time
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
+from nano_vision.allocator import reuse_large_buffers
 from nano_vision.datasets import describe, load_dataset, split_samples, XY
+from nano_vision.ml import recipe
+from nano_vision.ml.augment import Augmentation
 from nano_vision.ml.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
-from nano_vision.ml.data import (Augmentation, FeatureDataset, flip_changes_meaning,
-                                 SampleDataset)
-from nano_vision.ml.evaluate import collect, loss_fn, report, to_device
+from nano_vision.ml.data import FeatureDataset, SampleDataset
+from nano_vision.ml.engine import (collect, InputMaker, make_scaler, resolve_precision,
+                                   train_one_epoch)
+from nano_vision.ml.evaluate import report
 from nano_vision.ml.model import backbone_of, build_model, head_module, select_device
+from nano_vision.ml.weights import pretrained_state
 from nano_vision.preprocess import Preprocessing
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass
-class TrainOptions:
-    """Everything ``nano-vision train`` can be told."""
-
-    data: str
-    out: str = 'model.pt'
-    task: str = 'auto'
-    names: tuple = ()
-    arch: str = 'resnet18'
-    weights: str = 'none'
-    freeze_backbone: bool = False
-    feature_cache: bool = True
-    epochs: int = 30
-    batch_size: int = 8
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    image_size: int = 224
-    val_fraction: float = 0.2
-    seed: int = 0
-    patience: int = 8
-    hflip: str = 'auto'
-    jitter: float = 0.3
-    rotation_deg: float = 10.0
-    scale: float = 0.1
-    shift: float = 0.1
-    device: str = 'auto'
-    workers: int = 0
-    resume: str = ''
-    plots: bool = True
-    progress: bool = True
-
-    def check(self):
-        """Raise ValueError for options that cannot work."""
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError('epochs and batch_size must be >= 1')
-        if not self.lr > 0:
-            raise ValueError(f'lr must be > 0, got {self.lr}')
-        if self.hflip not in ('auto', 'on', 'off'):
-            raise ValueError(f'hflip must be auto, on or off, got {self.hflip!r}')
-        if not self.out.endswith('.pt'):
-            raise ValueError(f'the model file name must end in .pt, got {self.out!r}')
+#: Freed memory the C heap keeps (activations of the next step) before giving it back.
+TRAINING_TRIM_THRESHOLD = 1 << 30
 
 
 @dataclass
@@ -125,173 +95,297 @@ def train(options, echo=print):
 
     :param echo: where the dataset report and the per-epoch table go
     :raises DatasetError: the dataset cannot be used (message names the files)
-    :raises WeightsError: pretrained weights that are not on this machine
+    :raises WeightsError: ``--weights imagenet`` that cannot be had, or a bad weights file
     """
     options.check()
+    # a training step frees and reallocates hundreds of MB of activations: keep them in the
+    # heap instead of faulting fresh pages in every step (5 % more images/s on 2 cores)
+    reuse_large_buffers(trim_threshold=TRAINING_TRIM_THRESHOLD)
     _seed_everything(options.seed)
     device = select_device(options.device)
     resume = load_checkpoint(options.resume) if options.resume else None
-    names = options.names or (resume['names'] if resume else None)
-    task = resume['task'] if resume else options.task
-    dataset = load_dataset(options.data, task=task, names=names)
-    task = dataset.task
-    for line in describe(dataset):
-        echo(line)
-    if resume and list(resume['names']) != list(dataset.names):
-        raise ValueError(f'{options.resume} was trained on {resume["names"]}, the dataset has '
-                         f'{list(dataset.names)}')
-    train_samples, val_samples = split_samples(dataset.samples, options.val_fraction,
-                                               options.seed)
-    if not train_samples or not val_samples:
-        raise ValueError(f'{len(dataset.samples)} samples are too few to keep some for '
-                         'validation: collect more images')
-    echo(f'split: {len(train_samples)} train, {len(val_samples)} validation '
-         f'(seed {options.seed}; validation images are never trained on)')
-
-    hflip = options.hflip == 'on' or (
-        options.hflip == 'auto' and not flip_changes_meaning(task, dataset.names))
-    augmentation = Augmentation(options.jitter, options.rotation_deg, options.scale,
-                                options.shift, hflip)
-    image_size = resume['preprocessing']['input_size'] if resume else options.image_size
-    preprocessing = Preprocessing(input_size=image_size)
-    train_set = SampleDataset(train_samples, dataset.names, task, preprocessing, augmentation)
-    val_set = SampleDataset(val_samples, dataset.names, task, preprocessing)
-    loader_args = {'num_workers': options.workers, 'pin_memory': device.type == 'cuda'}
-    train_loader = torch.utils.data.DataLoader(
-        train_set, batch_size=options.batch_size, shuffle=True, drop_last=len(train_set) >
-        options.batch_size, **loader_args)
-    val_loader = torch.utils.data.DataLoader(val_set, batch_size=max(16, options.batch_size),
-                                             **loader_args)
-
-    outputs = len(dataset.names) * (2 if task == XY else 1)
-    arch = resume['arch'] if resume else options.arch
-    model = build_model(arch, outputs, 'none' if resume else options.weights,
-                        options.freeze_backbone).to(device)
+    run = _Run.plan(options, resume, echo)
+    precision = resolve_precision(options.precision, device)
+    pretrained = pretrained_state(run.arch, 'none' if resume else options.weights)
+    if pretrained.note:
+        echo(pretrained.note)
+    model = build_model(run.arch, run.outputs, state_dict=pretrained.state,
+                        freeze_backbone=options.freeze_backbone).to(device)
+    model = model.to(memory_format=torch.channels_last)
+    make_input = InputMaker(run.preprocessing, device)
+    train_loader, val_loader = run.loaders(options, device)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(trainable, lr=options.lr, weight_decay=options.weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=options.epochs)
-    history, start, best, stale = [], 0, None, 0
-    if resume:
-        model.load_state_dict(resume['state_dict'])
-        optimizer.load_state_dict(resume['optimizer'])
-        scheduler.load_state_dict(resume['scheduler'])
-        history, start = list(resume['history']), resume['epoch'] + 1
-        best, stale = resume['best'], resume['stale']
-        torch.set_rng_state(resume['rng'])
-        echo(f'resumed from {options.resume} after epoch {resume["epoch"] + 1}')
-
-    options_record = {k: (list(v) if isinstance(v, tuple) else v)
-                      for k, v in asdict(options).items()}
-    options_record.update(task=task, names=list(dataset.names), hflip_used=hflip,
-                          data_path=os.path.abspath(options.data),
-                          train_samples=len(train_samples), val_samples=len(val_samples),
-                          dataset_counts=dataset.counts())
-    meta = {'task': task, 'arch': arch, 'names': dataset.names,
-            'preprocessing': preprocessing, 'train_options': options_record}
-    last_path = last_path_for(options.out)
-    echo(f'training {arch} ({options.weights if not resume else "resumed"} weights'
-         f'{", frozen backbone" if options.freeze_backbone else ""}) on {device} for up to '
-         f'{options.epochs} epochs; model -> {options.out}')
-    trained, cache_seconds = model, 0.0
+    # one fused kernel for the whole update instead of one per tensor: 10 ms less per step of
+    # a ResNet-18 on 2 cores (more than 5 % of a step of 16 images at 112 px)
+    optimizer = torch.optim.Adam(trainable, lr=run.lr, weight_decay=options.weight_decay,
+                                 fused=device.type in ('cpu', 'cuda'))
+    steps = len(train_loader)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, warmup_cosine(round(options.warmup_epochs * steps), run.epochs * steps))
+    scaler = make_scaler(device, precision)
+    saver = _Saver(options, run, model, optimizer, scheduler)
+    start = saver.restore(resume, echo) if resume else 0
+    saver.meta['train_options'].update(precision=precision, weights_used=(
+        resume['train_options'].get('weights_used', 'none') if resume else pretrained.used))
+    start_from = {'imagenet': 'ImageNet weights', 'none': 'from scratch'}.get(
+        pretrained.used, f'weights from {pretrained.used}')
+    echo(f'training {run.arch} ({"resumed" if resume else start_from}'
+         f'{", frozen backbone" if options.freeze_backbone else ""}) on {device} in '
+         f'{precision}, {run.image_size} px, batch {run.batch_size}, lr {run.lr:.2g}, up to '
+         f'{run.epochs} epochs; model -> {options.out}')
+    trained, cache_seconds, image_val_loader = model, 0.0, val_loader
     if options.freeze_backbone and options.feature_cache:
         # the backbone never changes: run it once, then train the last layer on its outputs
         began = time.monotonic()
-        backbone = backbone_of(model)
-        plain_train = SampleDataset(train_samples, dataset.names, task, preprocessing)
-        train_loader = torch.utils.data.DataLoader(
-            FeatureDataset.compute(backbone, plain_train, device), batch_size=options.batch_size,
-            shuffle=True, drop_last=len(plain_train) > options.batch_size)
-        val_loader = torch.utils.data.DataLoader(
-            FeatureDataset.compute(backbone, val_set, device), batch_size=max(16,
-                                                                              options.batch_size))
-        trained, cache_seconds = head_module(model), time.monotonic() - began
-        echo(f'backbone features of {len(plain_train)} + {len(val_set)} images computed once '
-             f'({cache_seconds:.1f} s, no augmentation); later epochs train the last layer only')
-    echo(_row_text(None, task, header=True))
-    for epoch in range(start, options.epochs):
-        began = time.monotonic() - cache_seconds
-        cache_seconds = 0.0
-        train_loss, train_correct, seen = _train_epoch(
-            trained, train_loader, optimizer, task, device, options, epoch)
-        val_loss, out, targets = collect(trained, val_loader, task, device)
-        metrics = report(task, dataset.names, out, targets)
-        row = {'epoch': epoch + 1, 'train_loss': train_loss, 'val_loss': val_loss,
-               'lr': optimizer.param_groups[0]['lr'], 'seconds': time.monotonic() - began}
-        if task == XY:
-            row.update(val_rmse=metrics['rmse'], val_rmse_px=metrics['rmse_px'])
-        else:
-            row.update(train_acc=train_correct / max(seen, 1), val_acc=metrics['accuracy'])
-        scheduler.step()
-        score = _score(task, metrics, val_loss)
-        row['best'] = best is None or score > best['score']
-        history.append(row)
-        echo(_row_text(row, task))
-        if row['best']:
-            best, stale = {'score': score, 'epoch': epoch + 1, 'metrics': metrics}, 0
-            save_checkpoint(make_checkpoint(model, metrics=_with_split(metrics, val_loss),
-                                            history=history, epoch=epoch, **meta),
-                            options.out)
-        else:
-            stale += 1
-        save_checkpoint(make_checkpoint(
-            model, metrics=_with_split(metrics, val_loss), history=history, epoch=epoch,
-            extra={'optimizer': optimizer.state_dict(), 'scheduler': scheduler.state_dict(),
-                   'best': best, 'stale': stale, 'rng': torch.get_rng_state()}, **meta),
-            last_path)
-        if stale >= options.patience:
-            echo(f'no better validation score for {stale} epochs: stopping early')
-            break
-
-    final = load_checkpoint(options.out)
-    result = TrainResult(options.out, last_path, final['metrics'], history)
+        train_loader, val_loader = run.feature_loaders(backbone_of(model), make_input,
+                                                       precision, val_loader)
+        trained, make_input, cache_seconds = head_module(model), None, time.monotonic() - began
+        echo(f'backbone features of {len(train_loader.dataset)} + {len(val_loader.dataset)} '
+             f'images computed once ({cache_seconds:.1f} s, no augmentation); later epochs '
+             'train the last layer only')
+    echo(_row_text(None, run.task, header=True))
+    try:
+        for epoch in range(start, run.epochs):
+            began = time.monotonic() - cache_seconds
+            cache_seconds = 0.0
+            train_loss, train_correct, seen = train_one_epoch(
+                trained, train_loader, optimizer, run.task, make_input, precision=precision,
+                jitter=options.jitter if make_input else 0.0, scheduler=scheduler,
+                scaler=scaler, frozen_batchnorm=options.freeze_backbone,
+                description=f'epoch {epoch + 1}/{run.epochs}', progress=options.progress)
+            val_loss, out, targets = collect(trained, val_loader, run.task, make_input,
+                                             precision)
+            metrics = report(run.task, run.names, out, targets)
+            row = {'epoch': epoch + 1, 'train_loss': train_loss, 'val_loss': val_loss,
+                   'lr': scheduler.get_last_lr()[0], 'seconds': time.monotonic() - began}
+            if run.task == XY:
+                row.update(val_rmse=metrics['rmse'], val_rmse_px=metrics['rmse_px'])
+            else:
+                row.update(train_acc=train_correct / max(seen, 1), val_acc=metrics['accuracy'])
+            saver.epoch_done(epoch, row, _score(run.task, metrics, val_loss),
+                             _with_split(metrics, val_loss))
+            echo(_row_text(row, run.task))
+            if saver.stale >= options.patience:
+                echo(f'no better validation score for {saver.stale} epochs: stopping early')
+                break
+    finally:
+        saver.write()
+    final = saver.finish(lambda m: collect(m, image_val_loader, run.task,
+                                           InputMaker(run.preprocessing, device)))
+    result = TrainResult(options.out, saver.last_path, final['metrics'], saver.history)
     echo(summary(final))
     if options.plots:
-        from nano_vision.ml.plots import plot_confusion, plot_curves
-        result.plots.append(plot_curves(history, task, options.out[:-3] + '.curves.png'))
-        if task != XY:
-            result.plots.append(plot_confusion(final['metrics']['confusion_matrix'],
-                                               dataset.names, options.out[:-3] +
-                                               '.confusion.png'))
+        result.plots.extend(_plots(saver.history, run, final, options.out))
         echo('plots: ' + ', '.join(result.plots))
     return result
+
+
+def warmup_cosine(warmup_steps, total_steps):
+    """Return the learning-rate factor per step: a linear warm-up, then a cosine to zero.
+
+    Warming up lets a randomly initialised head settle before the large batch-scaled
+    rate reaches the pretrained layers; stepping per batch keeps short runs smooth.
+    """
+    warmup_steps = min(warmup_steps, max(total_steps - 1, 0))
+
+    def factor(step):
+        if step < warmup_steps:
+            return (step + 1) / (warmup_steps + 1)
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+    return factor
+
+
+@dataclass
+class _Run:
+    """What a training run works on: the data, its split and the resolved settings."""
+
+    task: str
+    names: list
+    arch: str
+    train_samples: list
+    val_samples: list
+    preprocessing: Preprocessing
+    augmentation: Augmentation
+    image_size: int
+    epochs: int
+    batch_size: int
+    lr: float
+    record: dict
+
+    @property
+    def outputs(self):
+        """Return the number of model outputs."""
+        return len(self.names) * (2 if self.task == XY else 1)
+
+    @classmethod
+    def plan(cls, options, resume, echo):
+        """Read the dataset, split it and settle the defaults that follow from it."""
+        names = options.names or (resume['names'] if resume else None)
+        task = resume['task'] if resume else options.task
+        dataset = load_dataset(options.data, task=task, names=names)
+        for line in describe(dataset):
+            echo(line)
+        if resume and list(resume['names']) != list(dataset.names):
+            raise ValueError(f'{options.resume} was trained on {resume["names"]}, the dataset '
+                             f'has {list(dataset.names)}')
+        train_samples, val_samples = split_samples(dataset.samples, options.val_fraction,
+                                                   options.seed)
+        if not train_samples or not val_samples:
+            raise ValueError(f'{len(dataset.samples)} samples are too few to keep some for '
+                             'validation: collect more images')
+        echo(f'split: {len(train_samples)} train, {len(val_samples)} validation '
+             f'(seed {options.seed}; validation images are never trained on)')
+        hflip = recipe.flips_for(options.hflip, dataset.task)
+        items = len(SampleDataset(train_samples, dataset.names, dataset.task, None))
+        arch = resume['arch'] if resume else options.arch
+        if resume:
+            image_size = resume['preprocessing']['input_size']
+        else:
+            image_size = options.image_size or recipe.image_size_for(
+                [(s.width, s.height) for s in dataset.samples], arch)
+        batch_size = recipe.batch_size_for(items, options.batch_size)
+        record = {k: (list(v) if isinstance(v, tuple) else v)
+                  for k, v in asdict(options).items()}
+        run = cls(dataset.task, list(dataset.names), arch, train_samples, val_samples,
+                  Preprocessing(input_size=image_size),
+                  Augmentation(options.jitter, options.rotation_deg, options.scale,
+                               options.shift, hflip),
+                  image_size, options.epochs or recipe.epochs_for(items, batch_size), batch_size,
+                  options.lr or recipe.lr_for(batch_size, arch), record)
+        record.update(task=run.task, names=run.names, hflip_used=hflip,
+                      data_path=os.path.abspath(options.data), image_size=image_size,
+                      epochs=run.epochs, batch_size=batch_size, lr=run.lr,
+                      train_samples=len(train_samples), val_samples=len(val_samples),
+                      dataset_counts=dataset.counts())
+        return run
+
+    def loaders(self, options, device):
+        """Return the training (augmented, shuffled) and validation (as they are) loaders."""
+        args = {'num_workers': options.workers, 'pin_memory': device.type == 'cuda',
+                'persistent_workers': options.workers > 0}
+        train_set = SampleDataset(self.train_samples, self.names, self.task,
+                                  self.preprocessing, self.augmentation)
+        val_set = SampleDataset(self.val_samples, self.names, self.task, self.preprocessing)
+        return (torch.utils.data.DataLoader(train_set, batch_size=self.batch_size, shuffle=True,
+                                            drop_last=len(train_set) > self.batch_size, **args),
+                torch.utils.data.DataLoader(val_set, batch_size=max(64, self.batch_size),
+                                            **args))
+
+    def feature_loaders(self, backbone, make_input, precision, val_loader):
+        """Return loaders of backbone features computed once (frozen-backbone training)."""
+        plain_train = SampleDataset(self.train_samples, self.names, self.task,
+                                    self.preprocessing)
+        train_features, val_features = (
+            FeatureDataset.compute(backbone, images, make_input, precision=precision)
+            for images in (plain_train, val_loader.dataset))
+        return (torch.utils.data.DataLoader(train_features, batch_size=self.batch_size,
+                                            shuffle=True,
+                                            drop_last=len(plain_train) > self.batch_size),
+                torch.utils.data.DataLoader(val_features, batch_size=val_loader.batch_size))
+
+
+class _Saver:
+    """The best model and the resume file: kept in memory, written now and then.
+
+    Writing 135 MB of model and optimiser state after every epoch costs more than
+    an epoch of a small set; both files are written at most every
+    ``save_interval_sec``, and always when training ends, fails or is interrupted.
+    """
+
+    def __init__(self, options, run, model, optimizer, scheduler):
+        """Follow ``model`` and its optimiser for the files of ``options.out``."""
+        self.out, self.last_path = options.out, last_path_for(options.out)
+        self.interval = options.save_interval_sec
+        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+        self.meta = {'task': run.task, 'arch': run.arch, 'names': run.names,
+                     'preprocessing': run.preprocessing, 'train_options': run.record}
+        self.history, self.best, self.stale, self.epoch = [], None, 0, -1
+        self.best_state, self.best_metrics = None, {}
+        self.written = time.monotonic()
+        self.dirty = False
+
+    def restore(self, resume, echo):
+        """Continue from a resume file; return the first epoch to run."""
+        self.model.load_state_dict(resume['state_dict'])
+        self.optimizer.load_state_dict(resume['optimizer'])
+        self.scheduler.load_state_dict(resume['scheduler'])
+        self.history, self.epoch = list(resume['history']), resume['epoch']
+        self.best, self.stale = resume['best'], resume['stale']
+        torch.set_rng_state(resume['rng'])
+        best = load_checkpoint(self.out) if os.path.exists(self.out) else None
+        if best is not None and self.best is not None:
+            self.best_state, self.best_metrics = best['state_dict'], best['metrics']
+        echo(f'resumed from {self.last_path} after epoch {resume["epoch"] + 1}')
+        return resume['epoch'] + 1
+
+    def epoch_done(self, epoch, row, score, metrics):
+        """Record an epoch's ``row`` (marked ``best`` when it is); keep the best model."""
+        self.epoch, self.dirty = epoch, True
+        improved = self.best is None or score > self.best['score']
+        row['best'] = improved
+        self.history.append(row)
+        if improved:
+            self.best, self.stale = {'score': score, 'epoch': epoch + 1}, 0
+            self.best_state = {k: v.detach().to('cpu', copy=True)
+                               for k, v in self.model.state_dict().items()}
+            self.best_metrics = metrics
+        else:
+            self.stale += 1
+        if time.monotonic() - self.written >= self.interval:
+            self.write()
+
+    def _checkpoint(self, state, metrics, epoch, extra=None):
+        checkpoint = make_checkpoint(self.model, metrics=metrics, history=self.history,
+                                     epoch=epoch, extra=extra, **self.meta)
+        checkpoint['state_dict'] = state
+        return checkpoint
+
+    def write(self):
+        """Write the best model and the resume file (nothing before the first epoch)."""
+        if not self.dirty:
+            return
+        self.dirty, self.written = False, time.monotonic()
+        save_checkpoint(self._checkpoint(self.best_state, self.best_metrics,
+                                         self.best['epoch'] - 1), self.out)
+        resume = {'optimizer': self.optimizer.state_dict(),
+                  'scheduler': self.scheduler.state_dict(), 'best': self.best,
+                  'stale': self.stale, 'rng': torch.get_rng_state()}
+        save_checkpoint(self._checkpoint(
+            {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            self.best_metrics, self.epoch, extra=resume), self.last_path)
+
+    def finish(self, evaluate):
+        """Score the best model once more in float32 (as it will run), write it, return it.
+
+        Epochs are scored in the training precision to choose the best one; the
+        model file reports the metrics of the weights it holds, at full precision.
+        """
+        if self.best_state is None:
+            raise ValueError(f'no epoch was trained: {self.out} was not written')
+        model = copy.deepcopy(self.model)
+        model.load_state_dict(self.best_state)
+        loss, out, targets = evaluate(model)
+        metrics = _with_split(report(self.meta['task'], self.meta['names'], out, targets), loss)
+        self.best_metrics = metrics
+        save_checkpoint(self._checkpoint(self.best_state, metrics, self.best['epoch'] - 1),
+                        self.out)
+        return load_checkpoint(self.out)
+
+
+def _plots(history, run, final, out):
+    from nano_vision.ml.plots import plot_confusion, plot_curves
+    plots = [plot_curves(history, run.task, out[:-3] + '.curves.png')]
+    if run.task != XY:
+        plots.append(plot_confusion(final['metrics']['confusion_matrix'], run.names,
+                                    out[:-3] + '.confusion.png'))
+    return plots
 
 
 def _with_split(metrics, loss):
     metrics = dict(metrics)
     metrics.update(split='validation', loss=loss)
     return metrics
-
-
-def _train_epoch(model, loader, optimizer, task, device, options, epoch):
-    model.train()
-    if options.freeze_backbone:
-        # frozen layers keep the BatchNorm statistics they were trained with
-        for module in model.modules():
-            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-                module.eval()
-    total, correct, seen = 0.0, 0, 0
-    # the bar only on a terminal: in a log file each redraw would add to one endless line,
-    # and the per-epoch table says the same
-    bar = tqdm(loader, desc=f'epoch {epoch + 1}/{options.epochs}', leave=False,
-               disable=not (options.progress and sys.stderr.isatty()), file=sys.stderr,
-               mininterval=0.5)
-    for images, target in bar:
-        images = images.to(device, non_blocking=True)
-        target = to_device(target, device)
-        out = model(images)
-        loss = loss_fn(task, out, target)
-        if not math.isfinite(loss.item()):
-            raise FloatingPointError(f'loss became {loss.item()} in epoch {epoch + 1}: '
-                                     'lower the learning rate (--lr)')
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        total += loss.item() * images.shape[0]
-        seen += images.shape[0]
-        if task != XY:
-            correct += (out.argmax(dim=1) == target).sum().item()
-        bar.set_postfix(loss=f'{total / seen:.4f}')
-    return total / max(seen, 1), correct, seen
 
 
 def summary(checkpoint):
