@@ -365,3 +365,24 @@ def test_an_interrupted_run_keeps_its_best_model_and_resume_file(squares, tmp_pa
                                  plots=False), echo=lambda _: None)
     assert [row['epoch'] for row in resumed.history] == [1, 2, 3]
 
+
+def test_the_learning_benchmark_writes_the_real_sets_as_datasets(tmp_path):
+    pytest.importorskip('sklearn')
+    pytest.importorskip('skimage')
+    import importlib.util
+    from nano_vision.ml import recipe
+    spec = importlib.util.spec_from_file_location('bench_training',
+                                                  ROOT / 'bench' / 'training.py')
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    (train_dir, test_dir), = bench.write_digits(str(tmp_path / 'digits'))
+    train_set, test_set = load_dataset(train_dir), load_dataset(test_dir)
+    assert train_set.names == tuple('0123456789') == test_set.names
+    assert len(train_set.samples) + len(test_set.samples) == 1797  # all of scikit-learn's
+    assert len(test_set.samples) == pytest.approx(0.2 * 1797, abs=10)
+    assert {(s.width, s.height) for s in train_set.samples} == {(8, 8)}
+    assert recipe.image_size_for([(8, 8)]) == 64
+    folds = bench.write_lfw(str(tmp_path / 'lfw'))
+    assert len(folds) == 5
+    tested = [s.path.rsplit('/', 1)[1] for _, test in folds for s in load_dataset(test).samples]
+    assert len(tested) == len(set(tested)) == 200  # every image tested once
