@@ -92,6 +92,10 @@ def check_category(name):
         raise DatasetError(
             f'category {name!r} is not allowed: use 1-64 letters, digits, "_", "-" or "." '
             '(not first), with no path separators or control characters')
+    if name == MANIFEST:
+        # a folder of that name would stand where every later capture appends its line
+        raise DatasetError(f'category {name!r} is not allowed: it is the name of the '
+                           "dataset's manifest file; choose another name")
     return name
 
 

@@ -24,7 +24,8 @@ label or delete through a visitor's browser. A server on a loopback address
 answers only requests addressed to ``localhost`` or a loopback address, so a
 site whose name is made to resolve to 127.0.0.1 (DNS rebinding) cannot reach
 it either. Failures answer 400 with ``{"ok": false, "message": ...}``; every
-answer carries the counts.
+answer carries the counts and their ``revision``, a number that goes up with every
+change, so a page that sends requests side by side keeps the newest counts.
 """
 
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -42,6 +43,8 @@ STATIC = {'/': ('index.html', 'text/html; charset=utf-8'),
           '/app.js': ('app.js', 'text/javascript; charset=utf-8'),
           '/style.css': ('style.css', 'text/css; charset=utf-8')}
 MAX_BODY = 64 * 1024
+# Seconds a connection may stay silent before the server closes it.
+CONNECTION_TIMEOUT_SEC = 10.0
 LOGGER = logging.getLogger(__name__)
 
 
@@ -85,6 +88,9 @@ class LabellingServer:
 class _Handler(BaseHTTPRequestHandler):
     app = None
     server_version = 'nano_vision'
+    # a connection that sends nothing is closed after this many seconds instead of holding
+    # its thread for good (http.server applies it to the socket)
+    timeout = CONNECTION_TIMEOUT_SEC
 
     def log_message(self, fmt, *args):
         LOGGER.debug('%s %s', self.address_string(), fmt % args)
@@ -100,7 +106,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _json(self, payload, status=200):
-        payload.setdefault('counts', self.app.recorder.counts())
+        if 'counts' not in payload:
+            payload['revision'], payload['counts'] = self.app.recorder.tally()
         self._send(status, json.dumps(payload).encode('utf-8'), 'application/json')
 
     def _fail(self, message, status=400):
@@ -160,7 +167,13 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get_content_type() != 'application/json':
             self._fail('send JSON (Content-Type: application/json)', 415)
             return
-        length = int(self.headers.get('Content-Length') or 0)
+        try:
+            length = int(self.headers.get('Content-Length') or 0)
+            if length < 0:
+                raise ValueError(length)
+        except ValueError:
+            self._fail('Content-Length must be the number of bytes of the body')
+            return
         if length > MAX_BODY:
             self._fail('request too large', 413)
             return
@@ -168,7 +181,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(self.rfile.read(length) or b'{}')
             if not isinstance(body, dict):
                 raise ValueError('not an object')
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested thousands deep
             self._fail('the body is not a JSON object')
             return
         recorder = self.app.recorder
@@ -178,7 +191,7 @@ class _Handler(BaseHTTPRequestHandler):
                 point = None
                 if body.get('x') is not None or body.get('y') is not None:
                     point = (float(body['x']), float(body['y']))
-                sample = self.app.capture(str(body.get('label', '')), point)
+                sample = self.app.capture(_text(body, 'label'), point)
                 relative = os.path.relpath(sample.path, recorder.root)
                 self._json({'ok': True, 'file': relative, 'path': sample.path,
                             'message': f'saved {relative}'})
@@ -187,14 +200,22 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json({'ok': True, 'file': relative,
                             'message': f'{relative} moved to the trash'})
             elif path == '/api/category':
-                name = recorder.add_category(str(body.get('name', '')))
+                name = recorder.add_category(_text(body, 'name'))
                 self._json({'ok': True, 'message': f'category {name} added'})
             elif path in ('/api/delete', '/api/restore'):
                 action = recorder.delete if path == '/api/delete' else recorder.restore
-                relative = action(str(body.get('file', '')))
+                relative = action(_text(body, 'file'))
                 done = 'moved to the trash' if path == '/api/delete' else 'restored'
                 self._json({'ok': True, 'file': relative, 'message': f'{relative} {done}'})
             else:
                 self._fail('no such action', 404)
         except (RecorderError, KeyError, TypeError, ValueError) as exc:
             self._fail(str(exc))
+
+
+def _text(body, key):
+    """Return the string ``body[key]`` ('' when absent); raise ValueError for other types."""
+    value = body.get(key, '')
+    if not isinstance(value, str):
+        raise ValueError(f'{key} must be a string, got {json.dumps(value)}')
+    return value

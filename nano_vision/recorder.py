@@ -170,6 +170,7 @@ class Recorder:
         self._lock = threading.RLock()
         self._undo = []
         self.categories = []
+        self.revision = 0  # goes up with every change of the counts or the categories
         try:
             os.makedirs(self.root, exist_ok=True)
             self.removed_temporary = self._remove_temporary_files()
@@ -188,9 +189,17 @@ class Recorder:
 
     def counts(self):
         """Return category -> samples: the configured categories first, then the others."""
+        return self.tally()[1]
+
+    def tally(self):
+        """Return ``(revision, counts())`` read together.
+
+        Answers to requests served side by side can reach a client in any order; the
+        revision tells it which counts are the newest.
+        """
         with self._lock:
             names = self.categories + sorted(set(self._counts) - set(self.categories))
-            return {name: self._counts.get(name, 0) for name in names}
+            return self.revision, {name: self._counts.get(name, 0) for name in names}
 
     def samples(self, label=None, trash=False):
         """Return the relative paths (``<category>/<file>``) of the samples, newest first.
@@ -233,6 +242,7 @@ class Recorder:
         with self._lock:
             if name not in self.categories:
                 self.categories.append(name)
+                self.revision += 1
         return name
 
     def capture(self, image, encoding, label, point=None, stamp_ns=0, source='', group=None):
@@ -287,6 +297,7 @@ class Recorder:
                 _remove_quietly(path)  # an image without its line would be half a capture
                 raise RecorderError(explain_os_error(exc, manifest)) from None
             self._counts[label] += 1
+            self.revision += 1
             self.add_category(label)
             self._undo.append(os.path.relpath(path, self.root))
         return sample
@@ -341,6 +352,7 @@ class Recorder:
             except OSError as exc:
                 raise RecorderError(explain_os_error(exc, target)) from None
             self._counts[label] += -1 if to_trash else 1
+            self.revision += 1
             if not to_trash:
                 self.add_category(label)
 

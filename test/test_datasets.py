@@ -99,7 +99,7 @@ def test_mixed_layouts_and_missing_folders_are_explained(tmp_path):
 
 
 @pytest.mark.parametrize('name', ['../x', '/etc', '', 'a/b', 'a\\b', '.', '..', '.hidden',
-                                  'tab\tname', 'new\nline', 'x' * 65])
+                                  'tab\tname', 'new\nline', 'x' * 65, 'manifest.jsonl'])
 def test_unsafe_category_names_are_refused(name):
     with pytest.raises(DatasetError, match='not allowed'):
         check_category(name)

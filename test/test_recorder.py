@@ -31,7 +31,7 @@ def all_files(root):
 
 
 BAD_NAMES = ['../x', '/etc', '..', '.', '', 'a/b', 'a\\b', 'a\x00b', 'a\nb', 'a\tb',
-             'a\x7fb', '.hidden', 'x' * 65, ' ', 'nose/../..']
+             'a\x7fb', '.hidden', 'x' * 65, ' ', 'nose/../..', 'manifest.jsonl']
 
 
 @pytest.mark.parametrize('name', BAD_NAMES, ids=repr)
@@ -43,6 +43,19 @@ def test_unsafe_category_is_refused_and_nothing_is_written(tmp_path, name):
     with pytest.raises(RecorderError):
         recorder.add_category(name)
     assert all_files(tmp_path) == []
+
+
+def test_a_category_named_like_the_manifest_leaves_the_dataset_usable(tmp_path):
+    root = tmp_path / 'data'
+    recorder = Recorder(root)
+    recorder.capture(frame(), 'rgb8', 'thumbs_up')
+    with pytest.raises(RecorderError, match="dataset's manifest file"):
+        recorder.capture(frame(), 'rgb8', 'manifest.jsonl')
+    recorder.capture(frame(), 'rgb8', 'thumbs_up')
+    assert os.path.isfile(root / MANIFEST) and len(manifest_lines(root)) == 2
+    again = Recorder(root)  # the folder still opens
+    again.capture(frame(), 'rgb8', 'thumbs_down')
+    assert len(manifest_lines(root)) == 3
 
 
 @pytest.mark.parametrize('name', ['thumbs_up', 'left-eye', '1', 'a.b', 'x' * 64])

@@ -2,12 +2,15 @@
 
 import json
 import os
+import socket
+import time
 import urllib.error
 import urllib.request
 
 import numpy as np
 import pytest
 
+from nano_vision import labelling_server
 from nano_vision.labelling_server import LabellingServer
 from nano_vision.recorder import Recorder
 
@@ -79,6 +82,19 @@ def test_capture_delete_restore_through_the_api(server):
     assert os.path.exists(os.path.join(app.recorder.root, relative))
 
 
+def test_every_answer_says_how_new_its_counts_are(server):
+    # captures served side by side can answer out of order; the page keeps the counts
+    # with the highest revision, so the revision must rise with each change and only then
+    server, _ = server
+    revisions = [json.loads(request(server, '/api/state')[1])['revision']]
+    for path, body in (('/api/capture', {'label': 'a'}), ('/api/category', {'name': 'b'}),
+                       ('/api/capture', {'label': 'b'})):
+        revisions.append(json.loads(request(server, path, body)[1])['revision'])
+    assert revisions == sorted(set(revisions))
+    same = json.loads(request(server, '/api/category', {'name': 'b'})[1])
+    assert same['revision'] == revisions[-1] and same['counts'] == {'a': 1, 'b': 1}
+
+
 @pytest.mark.parametrize('path', ['/samples/../manifest.jsonl', '/samples/%2e%2e/manifest.jsonl',
                                   '/samples/a/../../etc/passwd', '/trash/..%2f..%2fetc/passwd',
                                   '/samples//etc/passwd', '/samples/.trash/a/x.jpg',
@@ -103,6 +119,58 @@ def test_actions_need_json_and_refuse_bad_names(server):
     assert request(server, '/api/capture', b'[1]')[0] == 400
     assert app.recorder.counts() == {'a': 0}
     assert os.listdir(app.recorder.root) == []
+
+
+def raw(server, text, wait=10.0):
+    """Send ``text`` as it is; return the status line and the JSON body of the answer."""
+    host, port = server.httpd.server_address[:2]
+    with socket.create_connection((host, port), timeout=wait) as connection:
+        connection.sendall(text if isinstance(text, bytes) else text.encode())
+        answer = b''
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b'\r\n\r\n')
+    return head.split(b'\r\n')[0].decode(), json.loads(body) if body else None
+
+
+def post(path, body, content_length=None):
+    length = len(body) if content_length is None else content_length
+    return (f'POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n'
+            f'Content-Length: {length}\r\nConnection: close\r\n\r\n').encode() + body
+
+
+@pytest.mark.parametrize('request_bytes, message', [
+    (post('/api/capture', b'[' * 3000 + b']' * 3000), 'not a JSON object'),
+    (post('/api/capture', b'{"label": "a"}', 'abc'), 'Content-Length must be'),
+    (post('/api/capture', b'{"label": "a"}', '-5'), 'Content-Length must be'),
+    (post('/api/capture', b'{"label": null}'), 'label must be a string, got null'),
+    (post('/api/capture', b'{"label": ["a"]}'), 'label must be a string'),
+    (post('/api/category', b'{"name": 7}'), 'name must be a string, got 7'),
+    (post('/api/delete', b'{"file": {}}'), 'file must be a string'),
+], ids=['nested', 'length-abc', 'length-negative', 'null-label', 'list-label', 'number-name',
+        'object-file'])
+def test_malformed_requests_get_a_400_that_says_why(server, request_bytes, message):
+    server, app = server
+    status, body = raw(server, request_bytes)
+    assert status.startswith('HTTP/1.0 400') or status.startswith('HTTP/1.1 400'), status
+    assert message in body['message'] and body['ok'] is False
+    assert app.recorder.counts() == {'a': 0} and os.listdir(app.recorder.root) == []
+
+
+def test_silent_connections_are_closed_and_do_not_block_others(server, monkeypatch):
+    server, app = server
+    monkeypatch.setattr(labelling_server._Handler, 'timeout', 0.5)
+    host, port = server.httpd.server_address[:2]
+    silent = [socket.create_connection((host, port), timeout=10) for _ in range(50)]
+    try:
+        assert request(server, '/api/state')[0] == 200  # still answers while they wait
+        began = time.monotonic()
+        for connection in silent:
+            assert connection.recv(1) == b''  # closed by the server
+        assert time.monotonic() - began < 8.0
+    finally:
+        for connection in silent:
+            connection.close()
 
 
 def test_a_loopback_page_answers_only_to_loopback_names(server):

@@ -2,7 +2,7 @@
 // label a point (XY datasets), undo, and a gallery with delete and restore.
 'use strict';
 
-const state = {task: 'classification', label: '', counts: {}, points: {}};
+const state = {task: 'classification', label: '', counts: {}, revision: -1, points: {}};
 const $ = (id) => document.getElementById(id);
 
 function showStatus(text, error) {
@@ -16,8 +16,10 @@ async function api(path, body) {
     body: JSON.stringify(body)};
   const answer = await fetch(path, options);
   const data = await answer.json();
-  if (data.counts) {
+  // answers can arrive out of order: keep the counts of the newest revision
+  if (data.counts && data.revision >= state.revision) {
     state.counts = data.counts;
+    state.revision = data.revision;
     drawCategories();
   }
   if (data.ok === false) {
