@@ -49,7 +49,13 @@ class LatestSlot:
 
 
 class InferenceStats:
-    """Frame rate and latencies over a sliding window of recent frames."""
+    """Frame rate and latencies over a sliding window of recent frames.
+
+    A frame whose end-to-end latency cannot be known (its stamp is unset, in the
+    future or from a clock far from this one) still counts for the rate and the
+    model time; it is counted in ``unusable_stamps`` instead of entering the
+    latency percentiles, which stay those of the frames with usable stamps.
+    """
 
     def __init__(self, window=300, clock=time.monotonic):
         """Keep the last ``window`` frames."""
@@ -58,13 +64,17 @@ class InferenceStats:
         self._model_ms = deque(maxlen=window)
         self._e2e_ms = deque(maxlen=window)
         self.processed = 0
+        self.unusable_stamps = 0
         self.errors = 0
 
     def record(self, model_ms, end_to_end_ms):
-        """Record one processed frame."""
+        """Record one processed frame; ``end_to_end_ms`` None: its stamp was unusable."""
         self._times.append(self._clock())
         self._model_ms.append(model_ms)
-        self._e2e_ms.append(end_to_end_ms)
+        if end_to_end_ms is None:
+            self.unusable_stamps += 1
+        else:
+            self._e2e_ms.append(end_to_end_ms)
         self.processed += 1
 
     def snapshot(self):
@@ -75,10 +85,12 @@ class InferenceStats:
             span = self._times[-1] - self._times[0]
             result['fps'] = (len(self._times) - 1) / span if span > 0 else 0.0
         if self._model_ms:
-            model, e2e = np.asarray(self._model_ms), np.asarray(self._e2e_ms)
+            model = np.asarray(self._model_ms)
             result.update(model_ms_p50=float(np.percentile(model, 50)),
-                          model_ms_p99=float(np.percentile(model, 99)),
-                          latency_ms_p50=float(np.percentile(e2e, 50)),
+                          model_ms_p99=float(np.percentile(model, 99)))
+        if self._e2e_ms:
+            e2e = np.asarray(self._e2e_ms)
+            result.update(latency_ms_p50=float(np.percentile(e2e, 50)),
                           latency_ms_p99=float(np.percentile(e2e, 99)))
         return result
 

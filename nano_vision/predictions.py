@@ -61,3 +61,21 @@ def classify(names, probabilities, min_confidence=0.0):
                       class_id=best if confident else -1,
                       label=names[best] if confident else UNKNOWN,
                       confidence=float(probabilities[best]))
+
+
+def outputs_problem(task, names, num_outputs):
+    """Return why a model with these ``names`` and ``num_outputs`` cannot work, or ''.
+
+    A classifier has one output per name, an XY model two (x, y) per name; names
+    are distinct, non-empty strings.
+    """
+    if not isinstance(names, (list, tuple)) or not names or \
+            not all(isinstance(n, str) and n for n in names):
+        return f'names must be a non-empty list of names, got {names!r}'
+    if len(set(names)) != len(names):
+        return f'names repeat: {list(names)}'
+    expected = len(names) * (2 if task == 'xy' else 1)
+    if num_outputs != expected:
+        return (f'the model has {num_outputs} outputs but {len(names)} names ({", ".join(names)}'
+                f'), which need {expected}: the file is damaged or was edited by hand')
+    return ''

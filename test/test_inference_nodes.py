@@ -1,6 +1,7 @@
 """Classifier, regressor and overlay nodes with real rclpy in this process."""
 
 import array
+import math
 import threading
 import time
 
@@ -15,9 +16,11 @@ nano_vision_msgs = pytest.importorskip('nano_vision_msgs.msg')
 if not hasattr(nano_vision_msgs, 'Classification'):
     pytest.skip('nano_vision_msgs is not built', allow_module_level=True)
 
-from geometry_msgs.msg import PointStamped  # noqa: E402, I100
+from builtin_interfaces.msg import Time  # noqa: E402, I100
+from geometry_msgs.msg import PointStamped  # noqa: E402
 from nano_vision_msgs.msg import (Classification, GroundTruth, InferenceStats,  # noqa: E402
                                   Keypoints)
+from rclpy.duration import Duration  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
@@ -208,6 +211,45 @@ def test_overload_drops_old_frames_instead_of_queueing(ros, squares_model):
     assert last.backend == 'torch' and last.device == 'cpu'
 
 
+def test_frames_with_unusable_stamps_are_counted_and_keep_the_latency_finite(ros, squares_model):
+    ros.make(ClassifierNode, {'model': squares_model, 'stats_period_sec': 0.5})
+    probe = ros.probe()
+    results, stats = [], []
+    probe.create_subscription(Classification, 'classification', results.append, 100)
+    probe.create_subscription(InferenceStats, 'classifier/stats', stats.append, 10)
+    publisher = probe.create_publisher(Image, 'image', qos_profile_sensor_data)
+    frame = square_frame((30, 30, 220))
+    now = probe.get_clock().now()
+    for header in (make_header(now.to_msg(), 'cam'), make_header(Time(), 'cam'),
+                   make_header((now + Duration(seconds=3600)).to_msg(), 'cam'),
+                   make_header(probe.get_clock().now().to_msg(), 'cam')):
+        count = len(results)
+        publish_until(ros, publisher, image_msg(frame, 'rgb8', header),
+                      lambda: len(results) > count)
+    assert ros.spin_until(lambda: stats and stats[-1].frames_processed >= 4)
+    last = stats[-1]
+    # a driver that leaves stamps at 0, or a clock an hour ahead: counted, never a NaN
+    assert last.frames_unusable_stamp >= 2
+    assert last.frames_unusable_stamp < last.frames_processed
+    assert math.isfinite(last.latency_ms_p50) and math.isfinite(last.latency_ms_p99)
+    assert 0.0 < last.latency_ms_p50 < 60_000.0
+
+
+def test_the_statistics_window_leaves_unusable_stamps_out_of_the_latency():
+    from nano_vision.live import InferenceStats as StatsWindow
+    clock = iter(range(100))
+    window = StatsWindow(window=10, clock=lambda: float(next(clock)))
+    for latency in (5.0, None, 7.0, None, 9.0):
+        window.record(2.0, latency)
+    snapshot = window.snapshot()
+    assert window.unusable_stamps == 2 and window.processed == 5
+    assert snapshot['latency_ms_p50'] == 7.0 and snapshot['model_ms_p50'] == 2.0
+    assert snapshot['fps'] == 1.0
+    only_bad = StatsWindow()
+    only_bad.record(2.0, None)
+    assert only_bad.snapshot()['latency_ms_p50'] == 0.0
+
+
 ENCODINGS = st.sampled_from(['rgb8', 'bgr8', 'mono8', 'rgba8', 'bgra8', 'yuv422', '16UC1',
                              '', 'RGB8', '8UC3', 'jpeg'])
 
@@ -359,6 +401,12 @@ def test_wrong_task_corrupt_or_foreign_models_fail_at_start(ros, squares_model, 
                                   'expected_names': 'thumbs_up,thumbs_down'})
     with pytest.raises(ValueError, match="keypoint 'tail' is not in the model"):
         ros.make(RegressorNode, {'model': face_model, 'keypoint': 'tail'})
+    # a file whose names do not fit its outputs: refused at start, not an IndexError later
+    edited = torch.load(squares_model, weights_only=True)
+    edited['names'] = edited['names'][:1]
+    torch.save(edited, tmp_path / 'edited.pt')
+    with pytest.raises(ValueError, match='2 outputs but 1 names'):
+        ros.make(ClassifierNode, {'model': str(tmp_path / 'edited.pt')})
 
 
 def test_main_exits_non_zero_for_a_bad_model(tmp_path):

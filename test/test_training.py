@@ -1,5 +1,6 @@
 """Models, training, checkpoints, prediction and ONNX export on small synthetic data."""
 
+import json
 import os
 import pathlib
 import pickle
@@ -141,6 +142,30 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path):
     with pytest.raises(CheckpointError, match='could run code'):
         load_checkpoint(plain)
     assert not marker.exists()
+
+
+def test_a_model_whose_names_do_not_fit_its_outputs_is_refused(trained, tmp_path, capsys):
+    pytest.importorskip('onnxruntime')
+    checkpoint = load_checkpoint(trained.model_path)
+    for names, message in ((['blue'], '2 outputs but 1 names'), (['blue', 'blue'], 'repeat'),
+                           ([], 'non-empty list')):
+        torch.save(dict(checkpoint, names=names), tmp_path / 'edited.pt')
+        with pytest.raises(CheckpointError, match=message):
+            load_checkpoint(tmp_path / 'edited.pt')
+    torch.save(dict(checkpoint, names=['blue']), tmp_path / 'edited.pt')
+    image = str(next((ROOT / 'docs' / 'images').glob('*.jpg')))
+    assert cli(['predict', str(tmp_path / 'edited.pt'), image]) == 1
+    assert '2 outputs but 1 names' in capsys.readouterr().err  # one line, no traceback
+    import onnx
+    assert cli(['export', trained.model_path, '--onnx', str(tmp_path / 'm.onnx')]) == 0
+    proto = onnx.load(tmp_path / 'm.onnx')
+    for entry in proto.metadata_props:
+        if entry.key == 'nano_vision':
+            info = json.loads(entry.value)
+            entry.value = json.dumps(dict(info, names=['blue', 'red', 'green']))
+    onnx.save(proto, tmp_path / 'edited.onnx')
+    with pytest.raises(ValueError, match='2 outputs but 3 names'):
+        load_predictor(str(tmp_path / 'edited.onnx'))
 
 
 def test_files_that_are_not_checkpoints_are_refused(tmp_path):

@@ -15,6 +15,7 @@ import zipfile
 import torch
 
 from nano_vision.datasets import TASKS
+from nano_vision.predictions import outputs_problem
 from nano_vision.preprocess import Preprocessing
 
 FORMAT = 'nano_vision.checkpoint'
@@ -95,6 +96,10 @@ def load_checkpoint(path, map_location='cpu'):
             raise CheckpointError(f'{path} lacks {key!r}: the file is damaged')
     if checkpoint['task'] not in TASKS:
         raise CheckpointError(f'{path} has unknown task {checkpoint["task"]!r}')
+    problem = outputs_problem(checkpoint['task'], checkpoint['names'],
+                              checkpoint.get('num_outputs'))
+    if problem:
+        raise CheckpointError(f'{path}: {problem}')
     return checkpoint
 
 

@@ -9,7 +9,7 @@ import torch
 from nano_vision.ml.checkpoint import (checkpoint_preprocessing, load_checkpoint,
                                        model_from_checkpoint)
 from nano_vision.ml.model import select_device
-from nano_vision.predictions import decode
+from nano_vision.predictions import decode, outputs_problem
 from nano_vision.preprocess import Preprocessing
 
 
@@ -193,6 +193,11 @@ class OnnxPredictor(Predictor):
         self.names = tuple(info['names'])
         self.preprocessing = Preprocessing.from_dict(info['preprocessing'])
         self._input = self.session.get_inputs()[0].name
+        shape = self.session.get_outputs()[0].shape
+        problem = outputs_problem(self.task, list(self.names),
+                                  shape[-1] if len(shape) == 2 else shape)
+        if problem:
+            raise ValueError(f'{path}: {problem}')
 
     def run(self, batch):
         """Return raw outputs for a preprocessed batch."""

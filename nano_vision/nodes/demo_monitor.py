@@ -23,7 +23,7 @@ from nano_vision.nodes.inference import stamp_ns
 
 STATS_FIELDS = ('backend', 'device', 'fps', 'model_latency_ms_p50', 'model_latency_ms_p99',
                 'latency_ms_p50', 'latency_ms_p99', 'frames_received', 'frames_processed',
-                'frames_dropped', 'frames_rejected')
+                'frames_dropped', 'frames_rejected', 'frames_unusable_stamp')
 
 
 def _points(keypoints):

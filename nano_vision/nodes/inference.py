@@ -33,6 +33,9 @@ NEWEST_FRAME_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                               reliability=ReliabilityPolicy.BEST_EFFORT,
                               durability=DurabilityPolicy.VOLATILE)
 TASK_NODES = {'classification': 'classifier', 'xy': 'regressor'}
+# Frames older than this (or stamped in the future) give no latency: their stamp is unset
+# (0) or comes from a clock far from this one.
+MAX_STAMP_AGE_NS = 60 * 10**9
 
 
 def stamp_ns(header):
@@ -191,8 +194,8 @@ class InferenceNode(Node):
             self._reject(exc)
             return
         age_ns = self.get_clock().now().nanoseconds - stamp_ns(item.header)
-        latency_ms = age_ns / 1e6 if 0 <= age_ns < 60e9 else float('nan')
-        self.stats.record(model_ms, latency_ms)
+        # a stamp left at 0, in the future or a minute old says nothing about the latency
+        self.stats.record(model_ms, age_ns / 1e6 if 0 <= age_ns < MAX_STAMP_AGE_NS else None)
 
     def predict_prepared(self, batch):
         """Return the prediction of a prepared one-frame batch (subclasses add smoothing)."""
@@ -209,7 +212,8 @@ class InferenceNode(Node):
                              frames_received=self.slot.received,
                              frames_processed=self.stats.processed,
                              frames_dropped=self.slot.dropped + self._ready.dropped,
-                             frames_rejected=self.rejected)
+                             frames_rejected=self.rejected,
+                             frames_unusable_stamp=self.stats.unusable_stamps)
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.header.frame_id = self.get_name()
         return msg
@@ -223,7 +227,10 @@ class InferenceNode(Node):
                 f'{msg.fps:.1f} fps, model {msg.model_latency_ms_p50:.1f} ms, latency '
                 f'{msg.latency_ms_p50:.1f} ms p50 / {msg.latency_ms_p99:.1f} ms p99, frames '
                 f'{msg.frames_processed} processed, {msg.frames_dropped} dropped (newer frame), '
-                f'{msg.frames_rejected} rejected')
+                f'{msg.frames_rejected} rejected' + (
+                    f', {msg.frames_unusable_stamp} with an unusable stamp (no latency: '
+                    'is the camera stamping with this clock?)' if msg.frames_unusable_stamp
+                    else ''))
 
     def destroy_node(self):
         """Stop the worker threads, then destroy the node."""
