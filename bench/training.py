@@ -375,7 +375,8 @@ def main():
                     print(f'{set_name:7} {name:20} fold {i} seed {seed}: {runs[-1]}', flush=True)
             summary = {key: _mean(runs, key) for key in runs[0]
                        if isinstance(runs[0][key], (int, float)) or runs[0][key] is None}
-            summary.update(precision=runs[0]['precision'], args=run_args, folds=len(pairs),
+            summary.update(date=results['date'], precision=runs[0]['precision'], args=run_args,
+                           folds=len(pairs),
                            seeds=args.seeds, runs=len(runs),
                            reached_target=sum(r['epoch_sec_to_target'] is not None
                                               for r in runs),
@@ -387,13 +388,22 @@ def main():
 
 
 def _save(key, results, args):
-    """Print ``results`` and merge them into bench/results.json under ``key``."""
+    """Print ``results`` and merge them into bench/results.json under ``key``.
+
+    Configurations of a set replace those of the same name; other sets and
+    configurations already there stay.
+    """
     print(json.dumps(results, indent=2))
-    if not (args.quick or args.no_save):
-        path = ROOT / 'bench' / 'results.json'
-        merged = json.loads(path.read_text()) if path.exists() else {}
-        merged[key] = results
-        path.write_text(json.dumps(merged, indent=2) + '\n')
+    if args.quick or args.no_save:
+        return
+    path = ROOT / 'bench' / 'results.json'
+    merged = json.loads(path.read_text()) if path.exists() else {}
+    old = merged.get(key, {})
+    for name, entry in old.get('sets', {}).items():
+        results.setdefault('sets', {}).setdefault(name, {})
+        results['sets'][name] = dict(entry, **results['sets'][name])
+    merged[key] = dict(old, **results)
+    path.write_text(json.dumps(merged, indent=2) + '\n')
 
 
 if __name__ == '__main__':
