@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import pathlib
-import platform
 import statistics
 import subprocess
 import sys
@@ -26,25 +25,13 @@ os.environ['ROS_LOCALHOST_ONLY'] = '1'
 import rclpy  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
+
+from machine import machine  # noqa: E402, I100
 # Consumers subscribe best effort, newest frame only (nano_vision's nodes do).
 QOS = qos_profile_sensor_data
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CAMERA = ROOT / 'install' / 'nano_vision' / 'lib' / 'nano_vision' / 'camera'
-
-
-def machine():
-    """Return a short description of this machine."""
-    model = platform.processor()
-    try:
-        for line in pathlib.Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'):
-                model = line.split(':', 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {'cpu': model, 'cores': os.cpu_count(), 'python': platform.python_version(),
-            'rmw': os.environ.get('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp (default)')}
 
 
 def measure(fps, width, height, encoding, seconds, warmup=2.0):

@@ -35,7 +35,7 @@ from nano_vision.preprocess import Preprocessing  # noqa: E402
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BIN = ROOT / 'install' / 'nano_vision' / 'lib' / 'nano_vision'
 sys.path.insert(0, str(ROOT / 'bench'))
-from camera_fps import machine  # noqa: E402, I100
+from machine import machine  # noqa: E402, I100
 
 
 def model_latency(path, width, height, repeats=40):

@@ -41,7 +41,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 BIN = ROOT / 'install' / 'nano_vision' / 'lib' / 'nano_vision'
 CONFIG = ROOT / 'config' / 'line_following.yaml'
 sys.path.insert(0, str(ROOT / 'bench'))
-from camera_fps import machine  # noqa: E402, I100
+from machine import machine  # noqa: E402, I100
 
 # Giving up: this long off the track, the robot is lost.
 LOST_AFTER_SEC = 3.0

@@ -37,7 +37,6 @@ import argparse
 import json
 import os
 import pathlib
-import platform
 import signal
 import statistics
 import subprocess
@@ -47,6 +46,8 @@ import time
 import uuid
 
 import numpy as np
+
+from machine import machine as describe_machine  # noqa: I100
 
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 os.environ['ROS_LOCALHOST_ONLY'] = '1'
@@ -67,26 +68,13 @@ PATHS = {
 
 def machine():
     """Return what describes this machine and its software."""
-    info = {'cpu': platform.processor(), 'cores': os.cpu_count(),
-            'python': platform.python_version(), 'flags': []}
-    try:
-        for line in pathlib.Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'):
-                info['cpu'] = line.split(':', 1)[1].strip()
-            if line.startswith('flags'):
-                flags = set(line.split(':', 1)[1].split())
-                info['flags'] = [f for f in ('avx2', 'fma', 'avx512f', 'avx512_vnni',
-                                             'avx_vnni', 'avx512_bf16', 'amx_int8')
-                                 if f in flags]
-    except OSError:
-        pass
+    info = describe_machine()
     import cv2
     import onnxruntime
     import torch
     info.update(torch=torch.__version__, onnxruntime=onnxruntime.__version__,
                 opencv=cv2.__version__, load_average=[round(v, 2) for v in os.getloadavg()],
-                fastdds_profile=os.environ.get('FASTDDS_DEFAULT_PROFILES_FILE', ''),
-                rmw=os.environ.get('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp (default)'))
+                fastdds_profile=os.environ.get('FASTDDS_DEFAULT_PROFILES_FILE', ''))
     return info
 
 

@@ -336,7 +336,7 @@ def main():
         print(step_rate(config.pop('size'), **config, seconds=3.0 if args.quick else 8.0))
         return
     sys.path.insert(0, str(ROOT / 'bench'))
-    from camera_fps import machine
+    from machine import machine
     if args.ablation:
         results = {'machine': machine(), 'date': time.strftime('%Y-%m-%d %H:%M'),
                    'images_per_sec': ablation([int(v) for v in args.ablation.split(',')])}
