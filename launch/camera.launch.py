@@ -13,6 +13,8 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
+from nano_vision.launch_description import required
+
 
 def generate_launch_description():
     """Return the camera node with its YAML file and the launch arguments on top."""
@@ -32,5 +34,5 @@ def generate_launch_description():
                         # value_type=str: a device index such as 0 stays a string
                         {'source': ParameterValue(LaunchConfiguration('source'),
                                                   value_type=str)}],
-            output='screen', emulate_tty=True),
+            on_exit=required('camera'), output='screen', emulate_tty=True),
     ])

@@ -9,4 +9,4 @@ from nano_vision.launch_description import project_launch_description
 
 def generate_launch_description():
     """Camera, classifier and overlay with config/emotions.yaml."""
-    return project_launch_description('emotions', 'classification')
+    return project_launch_description('emotions')

@@ -9,4 +9,4 @@ from nano_vision.launch_description import project_launch_description
 
 def generate_launch_description():
     """Camera, regressor and overlay with config/face_xy.yaml."""
-    return project_launch_description('face_xy', 'xy')
+    return project_launch_description('face_xy')

@@ -18,7 +18,7 @@ from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node, PushRosNamespace
 from launch_ros.parameter_descriptions import ParameterValue
 
-from nano_vision.launch_description import fastdds_profile
+from nano_vision.launch_description import fastdds_profile, required
 
 
 def _when(*expression):
@@ -67,25 +67,29 @@ def generate_launch_description():
             Node(package='nano_vision', executable='camera', name='camera',
                  # value_type=str: a device index such as 0 stays a string
                  parameters=[config, {'source': ParameterValue(source, value_type=str)}],
-                 condition=_when("'", source, "' != 'sim'"), output='screen'),
+                 condition=_when("'", source, "' != 'sim'"), on_exit=required('camera'),
+                 output='screen'),
             Node(package='nano_vision', executable='sim', name='sim',
                  parameters=[config, {'track': ParameterValue(LaunchConfiguration('track'),
                                                               value_type=str)}],
-                 remappings=cmd_vel, condition=_when(*in_sim), output='screen'),
+                 remappings=cmd_vel, condition=_when(*in_sim), on_exit=required('sim'),
+                 output='screen'),
             Node(package='nano_vision', executable='regressor', name='regressor',
                  parameters=[config, {'model': ParameterValue(model, value_type=str)}],
                  remappings=[('image', 'image_raw')],
-                 condition=_when("'", model, "' != '' and ", *follow_model), output='screen'),
+                 condition=_when("'", model, "' != '' and ", *follow_model),
+                 on_exit=required('regressor'), output='screen'),
             Node(package='nano_vision', executable='steering', name='steering',
                  parameters=[config, {'enabled': ParameterValue(
                      LaunchConfiguration('enabled'), value_type=bool)}],
-                 remappings=cmd_vel, condition=_when(*follow_model), output='screen'),
+                 remappings=cmd_vel, condition=_when(*follow_model),
+                 on_exit=required('steering'), output='screen'),
             Node(package='nano_vision', executable='steering', name='steering',
                  parameters=[config, {'enabled': ParameterValue(
                      LaunchConfiguration('enabled'), value_type=bool)}],
                  remappings=cmd_vel + [('point', 'ground_truth/point')],
                  condition=_when(*in_sim, ' and not (', *follow_model, ')'),
-                 output='screen'),
+                 on_exit=required('steering'), output='screen'),
             Node(package='nano_vision', executable='overlay', name='overlay',
                  parameters=[config], remappings=[('image', 'image_raw')],
                  condition=_when("'", model, "' != '' and ", *follow_model),

@@ -18,7 +18,8 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node, PushRosNamespace
 from launch_ros.parameter_descriptions import ParameterValue
 
-from nano_vision.launch_description import fastdds_profile
+from nano_vision.datasets import TASKS
+from nano_vision.launch_description import fastdds_profile, required
 
 
 def _recorder(context):
@@ -35,7 +36,8 @@ def _recorder(context):
         arguments['categories'] = names
     return [Node(package='nano_vision', executable='dataset_recorder', name='dataset_recorder',
                  parameters=[LaunchConfiguration('params_file'), arguments],
-                 remappings=[('image', 'image_raw')], output='screen')]
+                 remappings=[('image', 'image_raw')], on_exit=required('dataset_recorder'),
+                 output='screen')]
 
 
 def generate_launch_description():
@@ -43,7 +45,7 @@ def generate_launch_description():
     share = get_package_share_directory('nano_vision')
     return LaunchDescription([
         DeclareLaunchArgument('dataset', description='Dataset folder to record into'),
-        DeclareLaunchArgument('task', default_value='classification',
+        DeclareLaunchArgument('task', default_value='classification', choices=list(TASKS),
                               description='classification or xy'),
         DeclareLaunchArgument('categories', default_value='',
                               description='Comma-separated categories shown from the start, '
@@ -69,7 +71,7 @@ def generate_launch_description():
                              # value_type=str: a device index such as 0 stays a string
                              {'source': ParameterValue(LaunchConfiguration('source'),
                                                        value_type=str)}],
-                 output='screen'),
+                 on_exit=required('camera'), output='screen'),
             OpaqueFunction(function=_recorder),
         ]),
     ])

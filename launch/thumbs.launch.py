@@ -9,4 +9,4 @@ from nano_vision.launch_description import project_launch_description
 
 def generate_launch_description():
     """Camera, classifier and overlay with config/thumbs.yaml."""
-    return project_launch_description('thumbs', 'classification')
+    return project_launch_description('thumbs')

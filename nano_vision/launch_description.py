@@ -1,4 +1,4 @@
-"""What the launch files share: project launch description, arguments, the Fast DDS profile.
+"""What the launch files share: the pipeline's nodes and arguments, the Fast DDS profile.
 
 Imported by launch/*.launch.py only: it needs ``launch`` and ``launch_ros``,
 which come with a ROS 2 install.
@@ -8,24 +8,42 @@ import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import (DeclareLaunchArgument, IncludeLaunchDescription,
-                            SetEnvironmentVariable)
-from launch.launch_description_sources import PythonLaunchDescriptionSource
-from launch.substitutions import EnvironmentVariable, LaunchConfiguration
+from launch.actions import (DeclareLaunchArgument, GroupAction, OpaqueFunction,
+                            SetEnvironmentVariable, Shutdown)
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node, PushRosNamespace
+from launch_ros.parameter_descriptions import ParameterValue
 
+from nano_vision.dds import profile_file
 
+# The projects with a config/<project>.yaml, and the task of their model.
+PROJECTS = {'thumbs': 'classification', 'emotions': 'classification', 'face_xy': 'xy'}
+# The node that runs a model of each task (nano_vision.datasets.TASKS).
+MODEL_NODES = {'classification': 'classifier', 'xy': 'regressor'}
 # The arguments a user gives the pipeline and the project launch files.
 FORWARDED = ('model', 'source', 'namespace', 'params_file')
 
 
 def fastdds_profile():
-    """Return the action selecting config/fastdds.xml unless the user chose a profile.
+    """Return the action selecting nano_vision's Fast DDS profile unless the user chose one.
 
-    Camera frames larger than Fast DDS's default shared-memory segment need it.
+    Camera frames larger than Fast DDS's default shared-memory segment need it; with
+    localhost-only discovery it also keeps every UDP socket on the loopback interface
+    (nano_vision/dds.py).
     """
-    profile = os.path.join(get_package_share_directory('nano_vision'), 'config', 'fastdds.xml')
-    return SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE', EnvironmentVariable(
-        'FASTDDS_DEFAULT_PROFILES_FILE', default_value=profile))
+    def choose(context):
+        if os.environ.get('FASTDDS_DEFAULT_PROFILES_FILE'):
+            return []
+        share = get_package_share_directory('nano_vision')
+        return [SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE',
+                                       os.path.join(share, 'config', profile_file()))]
+    return OpaqueFunction(function=choose)
+
+
+def required(name):
+    """Return the on_exit action of a node the others cannot work without: end the launch."""
+    return Shutdown(reason=f'{name} stopped, and the launch cannot go on without it '
+                           '(its log above says why)')
 
 
 def pipeline_arguments(params_file_default):
@@ -42,17 +60,40 @@ def pipeline_arguments(params_file_default):
     ]
 
 
-def project_launch_description(project, task):
-    """Return camera -> model node -> overlay with ``config/<project>.yaml``.
+def pipeline_nodes(task):
+    """Return camera -> the model node of ``task`` -> overlay, in the namespace argument.
 
-    The user's arguments (FORWARDED) are declared here and passed on to
-    pipeline.launch.py: an included file sees only what its includer gives it.
+    The camera and the model node are required: when either stops (a model that does
+    not load, a camera that cannot open) the whole launch ends with its message.
+    """
+    config = LaunchConfiguration('params_file')
+    # value_type=str: a device index such as 0 or a model called 1 stays a string
+    source = ParameterValue(LaunchConfiguration('source'), value_type=str)
+    model = ParameterValue(LaunchConfiguration('model'), value_type=str)
+    # the model node reads the camera's image_raw
+    to_camera = [('image', 'image_raw'), ('image/compressed', 'image_raw/compressed')]
+    model_node = MODEL_NODES[task]
+    return GroupAction([
+        PushRosNamespace(LaunchConfiguration('namespace')),
+        Node(package='nano_vision', executable='camera', name='camera',
+             parameters=[config, {'source': source}], on_exit=required('camera'),
+             output='screen'),
+        Node(package='nano_vision', executable=model_node, name=model_node,
+             parameters=[config, {'model': model}], remappings=to_camera,
+             on_exit=required(model_node), output='screen'),
+        Node(package='nano_vision', executable='overlay', name='overlay',
+             parameters=[config], remappings=[('image', 'image_raw')], output='screen'),
+    ])
+
+
+def project_launch_description(project):
+    """Return the pipeline of ``project`` with ``config/<project>.yaml``.
+
+    Only what a user gives is declared (FORWARDED), so ``--show-args`` lists just that.
     """
     share = get_package_share_directory('nano_vision')
-    forwarded = {name: LaunchConfiguration(name) for name in FORWARDED}
     return LaunchDescription([
         *pipeline_arguments(os.path.join(share, 'config', f'{project}.yaml')),
-        IncludeLaunchDescription(
-            PythonLaunchDescriptionSource(os.path.join(share, 'launch', 'pipeline.launch.py')),
-            launch_arguments={'project': project, 'task': task, **forwarded}.items()),
+        fastdds_profile(),
+        pipeline_nodes(PROJECTS[project]),
     ])

@@ -13,12 +13,13 @@ import pathlib
 import pytest
 import yaml
 
+from nano_vision.datasets import TASKS
 from nano_vision.node_parameters import NODE_PARAMETERS
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 LAUNCH_FILES = sorted((ROOT / 'launch').glob('*.launch.py'))
 CONFIG_FILES = sorted((ROOT / 'config').glob('*.yaml'))
-INSTALL = ROOT / 'install' / 'nano_vision'
+INSTALL = pathlib.Path(os.environ.get('NANO_VISION_INSTALL', ROOT / 'install')) / 'nano_vision'
 
 
 def console_scripts():
@@ -34,19 +35,29 @@ def console_scripts():
 
 
 def launched_nodes(path):
-    """Yield (executable, {parameter: value node}) for each Node(...) of a launch file."""
+    """Yield (executable, {parameter: value node}) for each Node(...) a launch file starts.
+
+    Nodes built by the launch helper (pipeline_nodes) count for the files that call it;
+    the helper's model node, named by a variable, stands for each of MODEL_NODES.
+    """
     tree = ast.parse(path.read_text())
-    for call in ast.walk(tree):
-        if not (isinstance(call, ast.Call) and getattr(call.func, 'id', '') == 'Node'):
-            continue
+    trees = [tree]
+    if path != LAUNCH_HELPER and (_calls(tree, 'pipeline_nodes') or
+                                  _calls(tree, 'project_launch_description')):
+        trees.append(_helper_tree())
+    for call in (c for t in trees for c in _calls(t, 'Node')):
         kwargs = {k.arg: k.value for k in call.keywords}
-        executable = ast.literal_eval(kwargs['executable'])
+        if isinstance(kwargs['executable'], ast.Constant):
+            executables = [kwargs['executable'].value]
+        else:
+            executables = sorted(set(helper_constant('MODEL_NODES').values()))
         parameters = {}
         for item in getattr(kwargs.get('parameters'), 'elts', []):
             if isinstance(item, ast.Dict):
                 for key, value in zip(item.keys, item.values):
                     parameters[ast.literal_eval(key)] = value
-        yield executable, parameters
+        for executable in executables:
+            yield executable, parameters
 
 
 def _calls(tree, name):
@@ -61,12 +72,12 @@ def _helper_tree():
     return ast.parse(LAUNCH_HELPER.read_text())
 
 
-def forwarded_names():
-    """Return the FORWARDED tuple of the launch helper (read without importing launch)."""
+def helper_constant(name):
+    """Return a constant of the launch helper (read without importing launch)."""
     for node in _helper_tree().body:
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], 'id', '') == 'FORWARDED':
-            return set(ast.literal_eval(node.value))
-    raise AssertionError('launch_description.py has no FORWARDED')
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], 'id', '') == name:
+            return ast.literal_eval(node.value)
+    raise AssertionError(f'launch_description.py has no {name}')
 
 
 def declared_arguments(path):
@@ -80,22 +91,6 @@ def declared_arguments(path):
         keywords = {k.arg for k in call.keywords}
         arguments[ast.literal_eval(call.args[0])] = 'default_value' in keywords
     return arguments
-
-
-def included_launch_files(path):
-    """Yield (included file name, {argument keys given}) for each IncludeLaunchDescription."""
-    for call in _calls(ast.parse(path.read_text()), 'IncludeLaunchDescription'):
-        names = [n.value for n in ast.walk(call) if isinstance(n, ast.Constant) and
-                 isinstance(n.value, str) and n.value.endswith('.launch.py')]
-        assert len(names) == 1, f'{path.name}: cannot tell which file an include names'
-        given = {k.arg: k.value for k in call.keywords}.get('launch_arguments')
-        dicts = [n for n in ast.walk(given) if isinstance(n, ast.Dict)] if given else []
-        assert len(dicts) <= 1, f'{path.name}: launch_arguments should be one dict literal'
-        keys = set()
-        for key in dicts[0].keys if dicts else []:
-            # None: a ``**forwarded`` entry, the helper's FORWARDED names
-            keys |= forwarded_names() if key is None else {ast.literal_eval(key)}
-        yield names[0], keys
 
 
 def yaml_parameters(path):
@@ -191,32 +186,21 @@ def test_parameter_docs_are_generated_from_the_code():
     assert page == render(), 'run: python -m nano_vision.param_docs > docs/parameters.md'
 
 
-@pytest.mark.parametrize('path', LAUNCH_FILES + [LAUNCH_HELPER],
-                         ids=lambda p: p.name)
-def test_included_launch_files_get_their_arguments(path):
-    # an argument given on the command line reaches an included file only when the
-    # includer forwards it (newer distributions scope includes), so check both ways
-    own = declared_arguments(path)
-    for name, keys in included_launch_files(path):
-        included = declared_arguments(ROOT / 'launch' / name)
-        required = {a for a, has_default in included.items() if not has_default}
-        assert required <= keys, f'{path.name} does not give {name} {sorted(required - keys)}'
-        assert keys <= set(included), f'{name} does not declare {sorted(keys - set(included))}'
-        assert set(own) <= keys, \
-            f'{path.name} declares but does not forward {sorted(set(own) - keys)}'
-
-
 def test_project_launch_files_name_a_config_and_a_task():
+    tasks = helper_constant('PROJECTS')
+    model_nodes = helper_constant('MODEL_NODES')
+    assert set(model_nodes) == set(TASKS)
     projects = {}
     for path in LAUNCH_FILES:
         for call in _calls(ast.parse(path.read_text()), 'project_launch_description'):
-            project, task = (ast.literal_eval(a) for a in call.args)
+            [project] = (ast.literal_eval(a) for a in call.args)
             projects[path.name] = project
-            assert task in ('classification', 'xy'), path.name
+            assert tasks[project] in model_nodes, path.name
             assert (ROOT / 'config' / f'{project}.yaml').exists(), path.name
-            node = 'regressor' if task == 'xy' else 'classifier'
+            node = model_nodes[tasks[project]]
             sections = dict(yaml_parameters(ROOT / 'config' / f'{project}.yaml'))
             assert any(name.endswith(node) for name in sections), \
                 f'config/{project}.yaml has no {node} section'
     assert projects == {'thumbs.launch.py': 'thumbs', 'emotions.launch.py': 'emotions',
                         'face_xy.launch.py': 'face_xy'}
+    assert set(projects.values()) == set(tasks)

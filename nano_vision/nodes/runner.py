@@ -14,7 +14,17 @@ from nano_vision.allocator import reuse_large_buffers
 STARTUP_ERRORS = (ValueError, OSError, RuntimeError, ParameterException)
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 def _interrupt(signum, frame):
+    """Stop the node on the first SIGINT or SIGTERM and ignore the ones after it.
+
+    A terminal's Ctrl-C reaches every process of its group, and ros2 launch sends each
+    node one more: a second KeyboardInterrupt would break the clean-up with a traceback.
+    """
+    for number in STOP_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
     raise KeyboardInterrupt(f'signal {signum}')
 
 
@@ -55,10 +65,11 @@ def run_node(node_class, name, args=None, stop_in_python=False, events_executor=
     # a small machine, and leaves the other cores to the model and the other nodes
     # (bench/speed.py).
     cv2.setNumThreads(1)
+    # Before rclpy.init: rclpy's own handler (when installed) shuts the context down
+    # and then calls this one.
+    saved = {number: signal.signal(number, _interrupt) for number in STOP_SIGNALS}
     if stop_in_python:
         from rclpy.signals import SignalHandlerOptions
-        signal.signal(signal.SIGINT, _interrupt)
-        signal.signal(signal.SIGTERM, _interrupt)
         rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     else:
         rclpy.init(args=args)
@@ -97,4 +108,9 @@ def run_node(node_class, name, args=None, stop_in_python=False, events_executor=
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
+        if signal.getsignal(signal.SIGINT) is _interrupt:
+            # no stop signal came (the node ended or could not start): give the caller
+            # its handlers back; after one, the process is ending and keeps ignoring them
+            for number, handler in saved.items():
+                signal.signal(number, handler)
     return status
