@@ -1,0 +1,124 @@
+"""Localhost-only discovery keeps the ports a node listens on to the loopback interface (ss)."""
+
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+
+import pytest
+
+from nano_vision.dds import localhost_only, LOCALHOST_PROFILE, NETWORK_PROFILE, profile_file
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+# the workspace activate.sh chose (install/, or install-jazzy/ for Jazzy)
+BIN = (pathlib.Path(os.environ.get('NANO_VISION_INSTALL', ROOT / 'install')) /
+       'nano_vision' / 'lib' / 'nano_vision')
+LOOPBACK = {'127.0.0.1', '[::1]', '[::ffff:127.0.0.1]', '::1'}
+
+
+@pytest.mark.parametrize('environ, localhost', [
+    ({'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST'}, True),
+    ({'ROS_AUTOMATIC_DISCOVERY_RANGE': 'localhost', 'ROS_LOCALHOST_ONLY': '0'}, True),
+    ({'ROS_AUTOMATIC_DISCOVERY_RANGE': 'SUBNET', 'ROS_LOCALHOST_ONLY': '1'}, False),
+    ({'ROS_AUTOMATIC_DISCOVERY_RANGE': 'OFF'}, False),
+    ({'ROS_LOCALHOST_ONLY': '1'}, True),  # Humble
+    ({}, False),
+    # peers named by address may be other machines: UDP must reach them
+    ({'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST', 'ROS_STATIC_PEERS': '192.168.0.7'}, False),
+])
+def test_the_profile_follows_the_discovery_range(environ, localhost):
+    assert localhost_only(environ) is localhost
+    assert profile_file(environ) == (LOCALHOST_PROFILE if localhost else NETWORK_PROFILE)
+    assert (ROOT / 'config' / profile_file(environ)).is_file()
+
+
+def ephemeral_ports():
+    """Return the range of ports the kernel picks for sockets bound to port 0."""
+    low, high = pathlib.Path('/proc/sys/net/ipv4/ip_local_port_range').read_text().split()
+    return range(int(low), int(high) + 1)
+
+
+def node_listeners(pids):
+    """Return {pid: [(address, port)]} of the TCP/UDP sockets ``ss -tunap`` shows on fixed ports.
+
+    Fixed ports are where other participants send discovery and data (Fast DDS: 7400 +
+    250 x domain + offsets, and 7000 upwards). Sockets on ports the kernel picked are
+    Fast DDS's senders: in the localhost discovery mode of rmw_fastrtps it opens two of
+    them (on 0.0.0.0 and the machine's address) whatever the profile says; nothing is
+    addressed to them, and they are left out here.
+    """
+    table = subprocess.run(['ss', '-tunapH'], capture_output=True, text=True, check=True).stdout
+    picked = ephemeral_ports()
+    found = {pid: [] for pid in pids}
+    for line in table.splitlines():
+        for pid in pids:
+            if f'pid={pid},' in line:
+                address, port = line.split()[4].rsplit(':', 1)
+                if int(port) not in picked:
+                    found[pid].append((address.split('%')[0], int(port)))
+    return found
+
+
+def start_nodes(profile, namespace, model=None):
+    """Start the camera (and the regressor, when ``model`` is given) with ``profile``."""
+    env = dict(os.environ, FASTDDS_DEFAULT_PROFILES_FILE=str(ROOT / 'config' / profile))
+    commands = [[str(BIN / 'camera'), '--ros-args', '-r', f'__ns:={namespace}',
+                 '-p', 'source:=synthetic:face', '-p', 'width:=160', '-p', 'height:=120']]
+    if model:
+        commands.append([str(BIN / 'regressor'), '--ros-args', '-r', f'__ns:={namespace}',
+                         '-r', 'image:=image_raw', '-p', f'model:={model}'])
+    return [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL) for command in commands]
+
+
+def stop(processes):
+    for process in processes:
+        process.send_signal(signal.SIGINT)
+    for process in processes:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_for_points(ros):
+    from geometry_msgs.msg import PointStamped
+    points = []
+    ros.probe().create_subscription(PointStamped, 'point', points.append, 10)
+    assert ros.spin_until(lambda: len(points) >= 3, timeout_sec=40.0), \
+        'the regressor published no points'
+
+
+@pytest.mark.skipif(shutil.which('ss') is None, reason='ss (iproute2) is not installed')
+@pytest.mark.skipif(not BIN.exists(), reason='workspace not built')
+def test_with_localhost_discovery_no_node_listens_beyond_loopback(ros, small_models):
+    assert localhost_only()  # conftest and activate.sh keep discovery on this machine
+    nodes = start_nodes(profile_file(), ros.namespace, small_models['face_xy'])
+    try:
+        wait_for_points(ros)  # camera -> regressor -> this process: DDS is up and talking
+        listeners = node_listeners([node.pid for node in nodes])
+    finally:
+        stop(nodes)
+    for pid, sockets in listeners.items():
+        assert sockets, f'ss shows no listening socket of node {pid}'
+        assert {address for address, _ in sockets} <= LOOPBACK, listeners
+
+
+@pytest.mark.skipif(shutil.which('ss') is None, reason='ss (iproute2) is not installed')
+@pytest.mark.skipif(not BIN.exists(), reason='workspace not built')
+def test_the_network_profile_listens_on_every_interface(ros):
+    # what the localhost profile prevents: without its allowlist Fast DDS binds 0.0.0.0
+    [camera] = start_nodes(NETWORK_PROFILE, ros.namespace)
+    try:
+        from sensor_msgs.msg import Image
+        from rclpy.qos import qos_profile_sensor_data
+        frames = []
+        ros.probe().create_subscription(Image, 'image_raw', frames.append,
+                                        qos_profile_sensor_data)
+        assert ros.spin_until(lambda: frames, timeout_sec=30.0)
+        sockets = node_listeners([camera.pid])[camera.pid]
+    finally:
+        stop([camera])
+    assert {address for address, _ in sockets} - LOOPBACK, sockets
