@@ -8,13 +8,17 @@ else
   _nv_root="$(cd "$(dirname "$0")" && pwd)"
 fi
 
-if [ ! -f "$_nv_root/.venv/bin/activate" ] || [ ! -f "$_nv_root/install/setup.sh" ]; then
-  echo "nano_vision: not set up yet; run 'make setup' in $_nv_root first" >&2
-  unset _nv_root
+# NANO_VISION_ROS_DISTRO=jazzy: the environment `make setup ROS_DISTRO=jazzy` made.
+_nv_distro="${NANO_VISION_ROS_DISTRO:-kilted}"
+if [ "$_nv_distro" = kilted ]; then _nv_suffix=""; else _nv_suffix="-$_nv_distro"; fi
+_nv_install="$_nv_root/install$_nv_suffix"
+if [ ! -f "$_nv_root/.venv$_nv_suffix/bin/activate" ] || [ ! -f "$_nv_install/setup.sh" ]; then
+  echo "nano_vision: $_nv_distro not set up yet; run 'make setup ROS_DISTRO=$_nv_distro' in $_nv_root first" >&2
+  unset _nv_root _nv_distro _nv_suffix _nv_install
   return 1 2>/dev/null || exit 1
 fi
 
-. "$_nv_root/.venv/bin/activate"
+. "$_nv_root/.venv$_nv_suffix/bin/activate"
 # The venv holds the ROS packages (share/, lib/): make it an ament prefix so
 # ament_index finds them, then overlay the workspace.
 case ":${AMENT_PREFIX_PATH:-}:" in
@@ -22,17 +26,19 @@ case ":${AMENT_PREFIX_PATH:-}:" in
   *) export AMENT_PREFIX_PATH="$VIRTUAL_ENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}" ;;
 esac
 if [ -n "${ZSH_VERSION:-}" ]; then
-  . "$_nv_root/install/setup.zsh"
+  . "$_nv_install/setup.zsh"
 elif [ -n "${BASH_VERSION:-}" ]; then
-  . "$_nv_root/install/setup.bash"
+  . "$_nv_install/setup.bash"
 else
-  . "$_nv_root/install/setup.sh"
+  . "$_nv_install/setup.sh"
 fi
 # The node executables and the nano-vision command.
 case ":$PATH:" in
-  *":$_nv_root/install/nano_vision/lib/nano_vision:"*) ;;
-  *) export PATH="$_nv_root/install/nano_vision/lib/nano_vision:$PATH" ;;
+  *":$_nv_install/nano_vision/lib/nano_vision:"*) ;;
+  *) export PATH="$_nv_install/nano_vision/lib/nano_vision:$PATH" ;;
 esac
+# Where the tests and benchmarks find the built workspace.
+export NANO_VISION_INSTALL="$_nv_install"
 
 # DDS discovery stays on this machine (Jazzy and newer read the first, Humble
 # the second). To talk to a robot on the network, export
@@ -40,8 +46,11 @@ esac
 export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
 export ROS_LOCALHOST_ONLY=1
 # Camera frames larger than Fast DDS's default shared-memory segment would go
-# over UDP (config/fastdds.xml says why); keep a profile the user chose.
-if [ -z "${FASTDDS_DEFAULT_PROFILES_FILE:-}" ]; then
-  export FASTDDS_DEFAULT_PROFILES_FILE="$_nv_root/config/fastdds.xml"
-fi
-unset _nv_root
+# over UDP, and UDP stays on the loopback interface (config/fastdds_localhost.xml
+# says why); keep a profile the user chose. On the network, use config/fastdds.xml.
+# Fast DDS 3 (Kilted) reads FASTDDS_DEFAULT_PROFILES_FILE, Fast DDS 2 (Jazzy, Humble)
+# FASTRTPS_DEFAULT_PROFILES_FILE: both name the same file.
+_nv_profile="${FASTDDS_DEFAULT_PROFILES_FILE:-${FASTRTPS_DEFAULT_PROFILES_FILE:-$_nv_root/config/fastdds_localhost.xml}}"
+export FASTDDS_DEFAULT_PROFILES_FILE="$_nv_profile" FASTRTPS_DEFAULT_PROFILES_FILE="$_nv_profile"
+unset _nv_profile
+unset _nv_root _nv_distro _nv_suffix _nv_install

@@ -11,6 +11,9 @@ import os
 
 NETWORK_PROFILE = 'fastdds.xml'
 LOCALHOST_PROFILE = 'fastdds_localhost.xml'
+# Where a process is told its profile file: Fast DDS 3 (Kilted) reads the first, Fast DDS 2
+# (Humble, Jazzy) the second; nano_vision sets both.
+PROFILE_VARIABLES = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')
 
 
 def localhost_only(environ=None):
@@ -31,3 +34,14 @@ def localhost_only(environ=None):
 def profile_file(environ=None):
     """Return the file name, under config/, of the profile for ``environ``."""
     return LOCALHOST_PROFILE if localhost_only(environ) else NETWORK_PROFILE
+
+
+def profile_environment(default_path, environ=None):
+    """Return the variables that give a process its Fast DDS profile.
+
+    The file the user chose through either variable wins; else ``default_path``. Both
+    variables get it, so every Fast DDS version reads the same file.
+    """
+    environ = os.environ if environ is None else environ
+    chosen = next((environ[name] for name in PROFILE_VARIABLES if environ.get(name)), None)
+    return {name: chosen or str(default_path) for name in PROFILE_VARIABLES}

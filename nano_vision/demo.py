@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from nano_vision.coords import to_normalised
-from nano_vision.dds import profile_file
+from nano_vision.dds import profile_environment, profile_file
 from nano_vision.stamp_match import StampMatcher
 from nano_vision.track import HELD_OUT_TRACK
 
@@ -393,11 +393,10 @@ def _ros_environment():
     """Keep DDS on this machine and choose its Fast DDS profile, for us and the nodes."""
     os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
     os.environ['ROS_LOCALHOST_ONLY'] = '1'
-    if not os.environ.get('FASTDDS_DEFAULT_PROFILES_FILE'):
-        try:
-            os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = _share_file('config', profile_file())
-        except DemoError:
-            pass  # frames this small also pass over UDP
+    try:
+        os.environ.update(profile_environment(_share_file('config', profile_file())))
+    except DemoError:
+        pass  # frames this small also pass over UDP
 
 
 def run_live(plan, model, out, echo=None):

@@ -14,7 +14,7 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node, PushRosNamespace
 from launch_ros.parameter_descriptions import ParameterValue
 
-from nano_vision.dds import profile_file
+from nano_vision.dds import profile_environment, profile_file
 
 # The projects with a config/<project>.yaml, and the task of their model.
 PROJECTS = {'thumbs': 'classification', 'emotions': 'classification', 'face_xy': 'xy'}
@@ -25,18 +25,17 @@ FORWARDED = ('model', 'source', 'namespace', 'params_file')
 
 
 def fastdds_profile():
-    """Return the action selecting nano_vision's Fast DDS profile unless the user chose one.
+    """Return the action giving the nodes nano_vision's Fast DDS profile unless the user chose one.
 
     Camera frames larger than Fast DDS's default shared-memory segment need it; with
-    localhost-only discovery it also keeps every UDP socket on the loopback interface
+    localhost-only discovery it also keeps the UDP listeners on the loopback interface
     (nano_vision/dds.py).
     """
     def choose(context):
-        if os.environ.get('FASTDDS_DEFAULT_PROFILES_FILE'):
-            return []
         share = get_package_share_directory('nano_vision')
-        return [SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE',
-                                       os.path.join(share, 'config', profile_file()))]
+        default = os.path.join(share, 'config', profile_file())
+        return [SetEnvironmentVariable(name, value)
+                for name, value in profile_environment(default).items()]
     return OpaqueFunction(function=choose)
 
 

@@ -90,3 +90,43 @@ class RosEnv:
     def spin_until(self, predicate, timeout_sec=10.0):
         """Spin until ``predicate()`` is true or ``timeout_sec`` passes; return it."""
         return spin_until(self.executor, predicate, timeout_sec)
+
+
+def _small_model(folder, scene, size, names=None):
+    """Train a small CNN for one epoch on a synthetic set; return the model file.
+
+    ``names``: copy the scene's images into these categories instead (a stand-in for a
+    project without a scene of its own, such as emotions).
+    """
+    from nano_vision.ml.recipe import TrainOptions
+    from nano_vision.ml.train import train
+    from nano_vision.synthetic_dataset import write_synthetic_dataset
+    data = folder / 'data'
+    write_synthetic_dataset(scene, str(data), 24, size=size, seed=3)
+    if names:
+        images = sorted(data.rglob('*.jpg'))
+        data = folder / 'renamed'
+        for index, image in enumerate(images):
+            category = data / names[index % len(names)]
+            category.mkdir(parents=True, exist_ok=True)
+            shutil.copy(image, category / image.name)
+    out = folder / f'{scene}.pt'
+    train(TrainOptions(data=str(data), out=str(out), arch='small_cnn', epochs=1, image_size=32,
+                       progress=False, plots=False), echo=lambda _: None)
+    return str(out)
+
+
+@pytest.fixture(scope='session')
+def small_models(tmp_path_factory):
+    """Return a model file per project: small CNNs trained for one epoch.
+
+    For tests of processes and launch files, where a model must load and run, not be good:
+    ``thumbs`` and ``emotions`` classifiers (the emotions names on thumbs images), ``face_xy``
+    (nose and eyes) and ``line_following`` (the road target) keypoint models.
+    """
+    folder = tmp_path_factory.mktemp
+    return {'thumbs': _small_model(folder('thumbs'), 'thumbs', 64),
+            'emotions': _small_model(folder('emotions'), 'thumbs', 64,
+                                     names=['angry', 'happy', 'none', 'sad']),
+            'face_xy': _small_model(folder('face'), 'face', (64, 48)),
+            'line_following': _small_model(folder('line'), 'line_following', (64, 48))}

@@ -8,7 +8,8 @@ import subprocess
 
 import pytest
 
-from nano_vision.dds import localhost_only, LOCALHOST_PROFILE, NETWORK_PROFILE, profile_file
+from nano_vision.dds import (localhost_only, LOCALHOST_PROFILE, NETWORK_PROFILE,
+                             profile_environment, profile_file, PROFILE_VARIABLES)
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # the workspace activate.sh chose (install/, or install-jazzy/ for Jazzy)
@@ -39,6 +40,12 @@ def ephemeral_ports():
     return range(int(low), int(high) + 1)
 
 
+def test_both_fast_dds_versions_are_given_the_chosen_profile():
+    assert profile_environment('/d.xml', {}) == dict.fromkeys(PROFILE_VARIABLES, '/d.xml')
+    chosen = {'FASTRTPS_DEFAULT_PROFILES_FILE': '/mine.xml'}  # a Jazzy user's own file
+    assert profile_environment('/d.xml', chosen) == dict.fromkeys(PROFILE_VARIABLES, '/mine.xml')
+
+
 def node_listeners(pids):
     """Return {pid: [(address, port)]} of the TCP/UDP sockets ``ss -tunap`` shows on fixed ports.
 
@@ -62,7 +69,7 @@ def node_listeners(pids):
 
 def start_nodes(profile, namespace, model=None):
     """Start the camera (and the regressor, when ``model`` is given) with ``profile``."""
-    env = dict(os.environ, FASTDDS_DEFAULT_PROFILES_FILE=str(ROOT / 'config' / profile))
+    env = dict(os.environ, **{name: str(ROOT / 'config' / profile) for name in PROFILE_VARIABLES})
     commands = [[str(BIN / 'camera'), '--ros-args', '-r', f'__ns:={namespace}',
                  '-p', 'source:=synthetic:face', '-p', 'width:=160', '-p', 'height:=120']]
     if model:

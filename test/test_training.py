@@ -286,7 +286,9 @@ def test_resume_continues_where_training_stopped(squares, tmp_path):
 
 
 def test_the_installed_command_trains_and_predicts(tmp_path):
-    command = ROOT / 'install' / 'nano_vision' / 'lib' / 'nano_vision' / 'nano-vision'
+    # the workspace activate.sh chose (install/, or install-jazzy/ for Jazzy)
+    command = (pathlib.Path(os.environ.get('NANO_VISION_INSTALL', ROOT / 'install')) /
+               'nano_vision' / 'lib' / 'nano_vision' / 'nano-vision')
     if not command.exists():
         pytest.skip('workspace not built')
     data = tmp_path / 'faces'

@@ -1,0 +1,278 @@
+"""Every launch file under the real ``ros2 launch``: nodes, topics and rates, failures, Ctrl-C.
+
+``ros2 launch`` comes from a ROS install or, on a machine without one, from the wheels
+``make setup`` installs from ``../shared/ros2-launch`` (README, "Tests"). Without
+either, these tests skip and say so. Each launch runs in its own namespace on synthetic
+sources with small models, and is stopped the way a terminal's Ctrl-C stops it: SIGINT
+to the whole process group.
+"""
+
+import importlib.util
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import uuid
+
+import pytest
+
+
+def _launch_missing():
+    if shutil.which('ros2') is None:
+        return 'no ros2 command'
+    for module in ('launch', 'launch_ros', 'ros2launch', 'composition_interfaces',
+                   'rosidl_runtime_py'):
+        if importlib.util.find_spec(module) is None:
+            return f'no Python package {module}'
+    return None
+
+
+MISSING = _launch_missing()
+pytestmark = pytest.mark.skipif(
+    MISSING is not None,
+    reason=f'ros2 launch is not installed ({MISSING}): neither a ROS install nor '
+           '../shared/ros2-launch (make setup installs it from there) provides it')
+
+# Seconds a launch may take to bring its nodes up on a busy 2-core machine.
+START_SEC = 40.0
+# Seconds the rates are measured over.
+MEASURE_SEC = 3.0
+# Seconds Ctrl-C may take to stop every node.
+STOP_SEC = 10.0
+
+
+class Launch:
+    """``ros2 launch`` in its own process group, its output collected as it comes."""
+
+    def __init__(self, *arguments):
+        """Start ``ros2 launch nano_vision <arguments>``."""
+        self.process = subprocess.Popen(
+            ['ros2', 'launch', 'nano_vision', *arguments], stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+            env=dict(os.environ, PYTHONUNBUFFERED='1'))
+        self.lines = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self):
+        return ''.join(self.lines)
+
+    def wait(self, timeout):
+        """Return the exit status, or None if the launch still runs after ``timeout`` s."""
+        try:
+            status = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        self._reader.join(timeout=5.0)
+        return status
+
+    def interrupt(self):
+        """Send SIGINT to every process of the launch, as Ctrl-C in its terminal does."""
+        os.killpg(self.process.pid, signal.SIGINT)
+
+    def kill(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self._reader.join(timeout=5.0)
+
+
+@pytest.fixture
+def launch():
+    """Yield a function starting launches; whatever still runs is killed at the end."""
+    started = []
+
+    def start(*arguments):
+        started.append(Launch(*arguments))
+        return started[-1]
+    yield start
+    for running in started:
+        running.kill()
+
+
+def _message_type(name):
+    from rosidl_runtime_py.utilities import get_message
+    return get_message(name)
+
+
+def wait_for_graph(ros, namespace, nodes, topics, timeout_sec=START_SEC, launched=None):
+    """Spin until ``nodes`` exist in ``namespace`` and ``topics`` are published there.
+
+    Return {topic: type name}. Fail early, with the launch's output, if it ends first.
+    """
+    probe = ros.probe('graph')
+    wanted_nodes = set(nodes)
+    wanted_topics = {f'{namespace}/{topic}' for topic in topics}
+    deadline = time.monotonic() + timeout_sec
+    found = {}
+    while time.monotonic() < deadline:
+        if launched is not None and launched.process.poll() is not None:
+            pytest.fail(f'the launch ended early:\n{launched.output}')
+        present = {name for name, space in probe.get_node_names_and_namespaces()
+                   if space == namespace}
+        published = {name: types[0] for name, types in probe.get_topic_names_and_types()
+                     if name in wanted_topics and probe.count_publishers(name)}
+        if wanted_nodes <= present and set(published) == wanted_topics:
+            found = published
+            break
+        ros.executor.spin_once(timeout_sec=0.2)
+    else:
+        output = launched.output if launched is not None else ''
+        pytest.fail(f'missing nodes {sorted(wanted_nodes - present)} or topics '
+                    f'{sorted(wanted_topics - set(published))} after {timeout_sec} s:\n'
+                    f'{output}')
+    return found
+
+
+def measure_rates(ros, topic_types, seconds=MEASURE_SEC):
+    """Return {topic: messages per second} received over ``seconds`` after the first one."""
+    from rclpy.qos import qos_profile_sensor_data
+    probe = ros.probe('rates')
+    arrivals = {topic: [] for topic in topic_types}
+    for topic, type_name in topic_types.items():
+        probe.create_subscription(
+            _message_type(type_name), topic,
+            lambda _, topic=topic: arrivals[topic].append(time.monotonic()),
+            qos_profile_sensor_data)
+    assert ros.spin_until(lambda: all(arrivals.values()), timeout_sec=20.0), \
+        {topic: len(times) for topic, times in arrivals.items()}
+    start = time.monotonic()
+    counts = {topic: len(times) for topic, times in arrivals.items()}
+    ros.spin_until(lambda: time.monotonic() - start >= seconds, timeout_sec=seconds + 1.0)
+    elapsed = time.monotonic() - start
+    return {topic: (len(arrivals[topic]) - counts[topic]) / elapsed for topic in arrivals}
+
+
+def stop_cleanly(launched):
+    """Ctrl-C the launch; check it ends within STOP_SEC with every node stopped cleanly."""
+    launched.interrupt()
+    status = launched.wait(STOP_SEC)
+    output = launched.output
+    assert status is not None, f'still running {STOP_SEC} s after Ctrl-C:\n{output}'
+    assert 'Traceback' not in output, output
+    assert 'process has died' not in output, output  # every node exited with status 0
+    assert status == 0, output
+
+
+def _namespace():
+    return f'/t_{uuid.uuid4().hex[:10]}'
+
+
+PROJECTS = {'thumbs.launch.py': ('thumbs', 'classifier', 'classification'),
+            'emotions.launch.py': ('emotions', 'classifier', 'classification'),
+            'face_xy.launch.py': ('face_xy', 'regressor', 'keypoints')}
+
+
+@pytest.mark.parametrize('file_name', sorted(PROJECTS))
+def test_project_launch_runs_its_pipeline_and_stops_on_ctrl_c(ros, launch, small_models,
+                                                              file_name):
+    project, model_node, output_topic = PROJECTS[file_name]
+    namespace = _namespace()
+    launched = launch(file_name, f'model:={small_models[project]}', 'source:=synthetic:face',
+                      f'namespace:={namespace}')
+    topics = wait_for_graph(ros, namespace, ['camera', model_node, 'overlay'],
+                            ['image_raw', output_topic, 'image_annotated'], launched=launched)
+    rates = measure_rates(ros, topics)
+    # the camera runs at config/<project>.yaml's 30 fps; the model node and the overlay
+    # keep up with a small model, or take the newest frame each time
+    assert rates[f'{namespace}/image_raw'] >= 15.0, rates
+    assert rates[f'{namespace}/{output_topic}'] >= 5.0, rates
+    assert rates[f'{namespace}/image_annotated'] >= 5.0, rates
+    stop_cleanly(launched)
+
+
+def test_pipeline_launch_takes_the_project_and_task(ros, launch, small_models):
+    namespace = _namespace()
+    launched = launch('pipeline.launch.py', 'project:=face_xy', 'task:=xy',
+                      f'model:={small_models["face_xy"]}', 'source:=synthetic:face',
+                      f'namespace:={namespace}')
+    topics = wait_for_graph(ros, namespace, ['camera', 'regressor', 'overlay'],
+                            ['image_raw', 'point'], launched=launched)
+    assert all(rate > 0 for rate in measure_rates(ros, topics).values())
+    stop_cleanly(launched)
+
+
+def test_camera_launch(ros, launch):
+    namespace = _namespace()
+    launched = launch('camera.launch.py', 'source:=synthetic:thumbs', f'namespace:={namespace}')
+    topics = wait_for_graph(ros, namespace, ['camera'], ['image_raw', 'camera_info'],
+                            launched=launched)
+    rates = measure_rates(ros, topics)
+    assert rates[f'{namespace}/image_raw'] >= 20.0, rates  # config/camera.yaml: 30 fps
+    stop_cleanly(launched)
+
+
+def test_record_launch_records_through_the_capture_service(ros, launch, tmp_path):
+    from nano_vision_msgs.srv import Capture
+    namespace = _namespace()
+    dataset = tmp_path / 'thumbs'
+    launched = launch('record.launch.py', f'dataset:={dataset}', 'source:=synthetic:thumbs',
+                      'categories:=thumbs_up,thumbs_down', 'port:=0', f'namespace:={namespace}')
+    topics = wait_for_graph(ros, namespace, ['camera', 'dataset_recorder'], ['image_raw'],
+                            launched=launched)
+    assert measure_rates(ros, topics)[f'{namespace}/image_raw'] >= 15.0
+    client = ros.probe('client').create_client(Capture, f'{namespace}/dataset_recorder/capture')
+    assert ros.spin_until(lambda: client.service_is_ready(), timeout_sec=10.0)
+    future = client.call_async(Capture.Request(label='thumbs_up'))
+    assert ros.spin_until(future.done, timeout_sec=10.0) and future.result().success, \
+        future.result()
+    assert len(list((dataset / 'thumbs_up').iterdir())) == 1
+    stop_cleanly(launched)
+
+
+def test_line_following_launch_drives_the_simulator(ros, launch, small_models):
+    namespace = _namespace()
+    launched = launch('line_following.launch.py', f'model:={small_models["line_following"]}',
+                      'source:=sim',
+                      f'namespace:={namespace}')
+    topics = wait_for_graph(ros, namespace, ['sim', 'regressor', 'steering', 'overlay'],
+                            ['image_raw', 'point', 'cmd_vel', 'image_annotated'],
+                            launched=launched)
+    rates = measure_rates(ros, topics)
+    assert rates[f'{namespace}/cmd_vel'] >= 5.0, rates
+    stop_cleanly(launched)
+
+
+@pytest.mark.parametrize('argument, node', [('model:=/nonexistent/model.pt', 'classifier'),
+                                            ('source:=/dev/video97', 'camera')])
+def test_a_node_that_cannot_start_ends_the_whole_launch(launch, small_models, argument, node):
+    arguments = {'model': small_models['thumbs'], 'source': 'synthetic:thumbs'}
+    name, _, value = argument.partition(':=')
+    arguments[name] = value
+    launched = launch('thumbs.launch.py', *(f'{k}:={v}' for k, v in arguments.items()),
+                      f'namespace:={_namespace()}')
+    status = launched.wait(START_SEC)
+    output = launched.output
+    assert status is not None, f'the launch still runs with a broken {node}:\n{output}'
+    assert 'cannot start' in output, output  # the node's own reason
+    # launch names the node whose exit ended it
+    assert re.search(rf'process\[{node}-\d+\] was required', output), output
+    assert 'Traceback' not in output, output
+
+
+def test_unknown_task_or_project_is_refused_with_the_choices(launch):
+    launched = launch('pipeline.launch.py', 'project:=thumbs', 'task:=regression',
+                      'model:=m.pt')
+    status = launched.wait(START_SEC)
+    assert status not in (None, 0), launched.output
+    assert 'regression' in launched.output and "'xy'" in launched.output, launched.output
+    launched = launch('pipeline.launch.py', 'project:=thumb', 'task:=xy', 'model:=m.pt')
+    assert launched.wait(START_SEC) not in (None, 0)
+    assert "'face_xy'" in launched.output, launched.output
+
+
+@pytest.mark.parametrize('file_name', sorted(PROJECTS))
+def test_project_files_show_only_the_arguments_a_user_gives(launch, file_name):
+    launched = launch(file_name, '--show-args')
+    assert launched.wait(START_SEC) == 0, launched.output
+    shown = {line.strip().strip("'").split("'")[0] for line in launched.lines
+             if line.startswith("    '")}
+    assert shown == {'model', 'source', 'namespace', 'params_file'}, launched.output
