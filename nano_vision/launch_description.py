@@ -20,8 +20,6 @@ from nano_vision.dds import profile_environment, profile_file
 PROJECTS = {'thumbs': 'classification', 'emotions': 'classification', 'face_xy': 'xy'}
 # The node that runs a model of each task (nano_vision.datasets.TASKS).
 MODEL_NODES = {'classification': 'classifier', 'xy': 'regressor'}
-# The arguments a user gives the pipeline and the project launch files.
-FORWARDED = ('model', 'source', 'namespace', 'params_file')
 
 
 def fastdds_profile():
@@ -46,7 +44,7 @@ def required(name):
 
 
 def pipeline_arguments(params_file_default):
-    """Return the DeclareLaunchArgument actions of FORWARDED (one definition for both files)."""
+    """Return the arguments a user gives the pipeline: model, source, namespace, params_file."""
     return [
         DeclareLaunchArgument('model', description='Model file (.pt or .onnx)'),
         DeclareLaunchArgument('source', default_value='/dev/video0',
@@ -88,7 +86,8 @@ def pipeline_nodes(task):
 def project_launch_description(project):
     """Return the pipeline of ``project`` with ``config/<project>.yaml``.
 
-    Only what a user gives is declared (FORWARDED), so ``--show-args`` lists just that.
+    Only what a user gives is declared (pipeline_arguments), so ``--show-args`` lists just
+    that.
     """
     share = get_package_share_directory('nano_vision')
     return LaunchDescription([
