@@ -37,8 +37,9 @@ case ":$PATH:" in
   *":$_nv_install/nano_vision/lib/nano_vision:"*) ;;
   *) export PATH="$_nv_install/nano_vision/lib/nano_vision:$PATH" ;;
 esac
-# Where the tests and benchmarks find the built workspace.
-export NANO_VISION_INSTALL="$_nv_install"
+# Where the tests and benchmarks find the built workspace; which distribution it is
+# (as a ROS install's setup says it).
+export NANO_VISION_INSTALL="$_nv_install" ROS_DISTRO="$_nv_distro"
 
 # DDS discovery stays on this machine (Jazzy and newer read the first, Humble
 # the second). To talk to a robot on the network, export
@@ -48,9 +49,14 @@ export ROS_LOCALHOST_ONLY=1
 # Camera frames larger than Fast DDS's default shared-memory segment would go
 # over UDP, and UDP stays on the loopback interface (config/fastdds_localhost.xml
 # says why); keep a profile the user chose. On the network, use config/fastdds.xml.
-# Fast DDS 3 (Kilted) reads FASTDDS_DEFAULT_PROFILES_FILE, Fast DDS 2 (Jazzy, Humble)
-# FASTRTPS_DEFAULT_PROFILES_FILE: both name the same file.
+# Fast DDS 3 (Kilted) reads FASTDDS_DEFAULT_PROFILES_FILE, Fast DDS 2 (Jazzy)
+# FASTRTPS_DEFAULT_PROFILES_FILE (which Kilted's rmw_fastrtps warns about).
 _nv_profile="${FASTDDS_DEFAULT_PROFILES_FILE:-${FASTRTPS_DEFAULT_PROFILES_FILE:-$_nv_root/config/fastdds_localhost.xml}}"
-export FASTDDS_DEFAULT_PROFILES_FILE="$_nv_profile" FASTRTPS_DEFAULT_PROFILES_FILE="$_nv_profile"
+export FASTDDS_DEFAULT_PROFILES_FILE="$_nv_profile"
+if [ "$_nv_distro" = kilted ]; then
+  unset FASTRTPS_DEFAULT_PROFILES_FILE
+else
+  export FASTRTPS_DEFAULT_PROFILES_FILE="$_nv_profile"
+fi
 unset _nv_profile
 unset _nv_root _nv_distro _nv_suffix _nv_install

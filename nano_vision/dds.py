@@ -11,9 +11,12 @@ import os
 
 NETWORK_PROFILE = 'fastdds.xml'
 LOCALHOST_PROFILE = 'fastdds_localhost.xml'
-# Where a process is told its profile file: Fast DDS 3 (Kilted) reads the first, Fast DDS 2
-# (Humble, Jazzy) the second; nano_vision sets both.
+# Where a process is told its profile file: Fast DDS 3 (Kilted and newer) reads the first,
+# Fast DDS 2 (Humble, Jazzy) the second; given to Fast DDS 3, the second makes rmw_fastrtps
+# warn at every start.
 PROFILE_VARIABLES = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')
+# The distributions (ROS_DISTRO) whose Fast DDS is version 2.
+FAST_DDS_2_DISTROS = ('humble', 'iron', 'jazzy')
 
 
 def localhost_only(environ=None):
@@ -39,9 +42,12 @@ def profile_file(environ=None):
 def profile_environment(default_path, environ=None):
     """Return the variables that give a process its Fast DDS profile.
 
-    The file the user chose through either variable wins; else ``default_path``. Both
-    variables get it, so every Fast DDS version reads the same file.
+    The file the user chose through either variable wins; else ``default_path``. Fast DDS
+    2 distributions (``ROS_DISTRO`` humble, iron, jazzy) get both variables, the others
+    only the one Fast DDS 3 reads.
     """
     environ = os.environ if environ is None else environ
     chosen = next((environ[name] for name in PROFILE_VARIABLES if environ.get(name)), None)
-    return {name: chosen or str(default_path) for name in PROFILE_VARIABLES}
+    fast_dds_2 = environ.get('ROS_DISTRO', '').strip().lower() in FAST_DDS_2_DISTROS
+    names = PROFILE_VARIABLES if fast_dds_2 else PROFILE_VARIABLES[:1]
+    return {name: chosen or str(default_path) for name in names}

@@ -40,10 +40,14 @@ def ephemeral_ports():
     return range(int(low), int(high) + 1)
 
 
-def test_both_fast_dds_versions_are_given_the_chosen_profile():
-    assert profile_environment('/d.xml', {}) == dict.fromkeys(PROFILE_VARIABLES, '/d.xml')
-    chosen = {'FASTRTPS_DEFAULT_PROFILES_FILE': '/mine.xml'}  # a Jazzy user's own file
-    assert profile_environment('/d.xml', chosen) == dict.fromkeys(PROFILE_VARIABLES, '/mine.xml')
+def test_each_fast_dds_version_is_given_the_chosen_profile():
+    fast_dds_3, both = {'FASTDDS_DEFAULT_PROFILES_FILE'}, set(PROFILE_VARIABLES)
+    assert profile_environment('/d.xml', {'ROS_DISTRO': 'kilted'}) == \
+        dict.fromkeys(fast_dds_3, '/d.xml')
+    assert profile_environment('/d.xml', {}) == dict.fromkeys(fast_dds_3, '/d.xml')
+    # a Jazzy user's own file, named the Fast DDS 2 way
+    chosen = {'ROS_DISTRO': 'jazzy', 'FASTRTPS_DEFAULT_PROFILES_FILE': '/mine.xml'}
+    assert profile_environment('/d.xml', chosen) == dict.fromkeys(both, '/mine.xml')
 
 
 def node_listeners(pids):
@@ -69,7 +73,8 @@ def node_listeners(pids):
 
 def start_nodes(profile, namespace, model=None):
     """Start the camera (and the regressor, when ``model`` is given) with ``profile``."""
-    env = dict(os.environ, **{name: str(ROOT / 'config' / profile) for name in PROFILE_VARIABLES})
+    env = dict(os.environ, **profile_environment(ROOT / 'config' / profile, {
+        'ROS_DISTRO': os.environ.get('ROS_DISTRO', '')}))
     commands = [[str(BIN / 'camera'), '--ros-args', '-r', f'__ns:={namespace}',
                  '-p', 'source:=synthetic:face', '-p', 'width:=160', '-p', 'height:=120']]
     if model:
