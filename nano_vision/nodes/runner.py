@@ -1,6 +1,7 @@
 """The ``main()`` shared by every node: init, spin, clean shutdown, exit status."""
 
 import signal
+import threading
 
 import cv2
 import rclpy
@@ -15,6 +16,8 @@ STARTUP_ERRORS = (ValueError, OSError, RuntimeError, ParameterException)
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Set once a stop signal has come.
+_STOP = threading.Event()
 
 
 def _interrupt(signum, frame):
@@ -25,6 +28,7 @@ def _interrupt(signum, frame):
     """
     for number in STOP_SIGNALS:
         signal.signal(number, signal.SIG_IGN)
+    _STOP.set()
     raise KeyboardInterrupt(f'signal {signum}')
 
 
@@ -67,6 +71,7 @@ def run_node(node_class, name, args=None, stop_in_python=False, events_executor=
     cv2.setNumThreads(1)
     # Before rclpy.init: rclpy's own handler (when installed) shuts the context down
     # and then calls this one.
+    _STOP.clear()
     saved = {number: signal.signal(number, _interrupt) for number in STOP_SIGNALS}
     if stop_in_python:
         from rclpy.signals import SignalHandlerOptions
@@ -86,11 +91,12 @@ def run_node(node_class, name, args=None, stop_in_python=False, events_executor=
                 executor.spin_once(timeout_sec=0.2)
             except (RuntimeError, SystemError) as exc:
                 # SIGINT/SIGTERM while a message was being taken: rclpy raises a
-                # bare RuntimeError (context shut down) or, when the interrupt
-                # lands inside its C code, a SystemError caused by the
-                # KeyboardInterrupt; stop cleanly.
-                if rclpy.ok() and not isinstance(exc.__cause__ or exc.__context__,
-                                                 KeyboardInterrupt):
+                # bare RuntimeError (context shut down), or, when the interrupt
+                # lands inside its C++ code, a SystemError caused by the
+                # KeyboardInterrupt or a RuntimeError from pybind11 that lost it
+                # ("Unable to convert call argument"); stop cleanly.
+                if rclpy.ok() and not _STOP.is_set() and not isinstance(
+                        exc.__cause__ or exc.__context__, KeyboardInterrupt):
                     raise
                 break
         failure = getattr(node, 'failure', None)
