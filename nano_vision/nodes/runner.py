@@ -114,7 +114,7 @@ def run_node(node_class, name, args=None, stop_in_python=False, events_executor=
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
-        if signal.getsignal(signal.SIGINT) is _interrupt:
+        if not _STOP.is_set():
             # no stop signal came (the node ended or could not start): give the caller
             # its handlers back; after one, the process is ending and keeps ignoring them
             for number, handler in saved.items():
