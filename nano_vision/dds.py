@@ -1,12 +1,12 @@
-"""Which Fast DDS profile nano_vision's processes use (config/fastdds*.xml).
+"""Which Fast DDS profile nano_vision's processes use (config/fastdds*.xml), and how.
 
 Both profiles give the shared-memory transport a segment large enough for camera
-frames. With localhost-only discovery the UDP transport is also limited to the
-loopback interface, so the ports a node listens on for discovery and data are on
-127.0.0.1 only; for a robot on the network, the other profile leaves UDP on every
-interface.
+frames. For a robot on the network, ``fastdds.xml`` leaves UDP on every interface.
+With localhost-only discovery, ``fastdds_localhost.xml`` keeps every socket of a
+node on the loopback interface: see :func:`loopback_discovery`.
 """
 
+from contextlib import contextmanager
 import os
 
 NETWORK_PROFILE = 'fastdds.xml'
@@ -17,6 +17,8 @@ LOCALHOST_PROFILE = 'fastdds_localhost.xml'
 PROFILE_VARIABLES = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')
 # The distributions (ROS_DISTRO) whose Fast DDS is version 2.
 FAST_DDS_2_DISTROS = ('humble', 'iron', 'jazzy')
+# RMW_IMPLEMENTATION values that mean Fast DDS ('' is the default rmw).
+FAST_DDS_RMWS = ('', 'rmw_fastrtps_cpp', 'rmw_fastrtps_dynamic_cpp')
 
 
 def localhost_only(environ=None):
@@ -51,3 +53,67 @@ def profile_environment(default_path, environ=None):
     fast_dds_2 = environ.get('ROS_DISTRO', '').strip().lower() in FAST_DDS_2_DISTROS
     names = PROFILE_VARIABLES if fast_dds_2 else PROFILE_VARIABLES[:1]
     return {name: chosen or str(default_path) for name in names}
+
+
+def profile_in_effect(environ=None):
+    """Return the profile file this distribution's Fast DDS reads from ``environ`` ('' if none).
+
+    Fast DDS 3 reads ``FASTDDS_DEFAULT_PROFILES_FILE``, Fast DDS 2 (``ROS_DISTRO`` humble,
+    iron, jazzy) ``FASTRTPS_DEFAULT_PROFILES_FILE``.
+    """
+    environ = os.environ if environ is None else environ
+    fast_dds_2 = environ.get('ROS_DISTRO', '').strip().lower() in FAST_DDS_2_DISTROS
+    return environ.get(PROFILE_VARIABLES[1 if fast_dds_2 else 0], '')
+
+
+def loopback_discovery(environ=None):
+    """Return the variables a node process sets so that its DDS stays on loopback.
+
+    rmw_fastrtps's own localhost mode (``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST``)
+    adds its own UDP transport, without an interface allowlist, to whatever the profile
+    says: its sending sockets bind 0.0.0.0 and the machine's address, where any host can
+    send to them. ``fastdds_localhost.xml`` does the same discovery on loopback alone:
+    UDP only through 127.0.0.1, participants announced to 127.0.0.1 (the ports of 32 of
+    them, as rmw's mode does), no multicast listener. A process whose profile is that
+    file therefore asks for the ``SUBNET`` range, which leaves Fast DDS as the profile
+    configures it, and drops ``ROS_LOCALHOST_ONLY``, which would force rmw's mode.
+    Processes in rmw's localhost mode (the ``ros2`` command line) and these discover
+    each other.
+
+    Returns ``{}`` (nothing to change) unless discovery is localhost-only, the rmw is
+    Fast DDS, the distribution has discovery ranges (not Humble: its localhost mode
+    keeps UDP on loopback itself), and the profile in effect is ``fastdds_localhost.xml``
+    and exists. A value of None means: unset the variable.
+    """
+    environ = os.environ if environ is None else environ
+    profile = profile_in_effect(environ)
+    rmw = environ.get('RMW_IMPLEMENTATION', '').strip()
+    if not (localhost_only(environ) and rmw in FAST_DDS_RMWS
+            and environ.get('ROS_DISTRO', '').strip().lower() != 'humble'
+            and os.path.basename(profile) == LOCALHOST_PROFILE and os.path.isfile(profile)):
+        return {}
+    return {'ROS_AUTOMATIC_DISCOVERY_RANGE': 'SUBNET', 'ROS_LOCALHOST_ONLY': None}
+
+
+@contextmanager
+def on_loopback():
+    """Apply :func:`loopback_discovery` to this process's environment, then restore it.
+
+    Wrap ``rclpy.init``, where rcl reads the discovery variables; processes started
+    later inherit the user's environment, not the change. Yields whether it applied.
+    """
+    changes = loopback_discovery()
+    saved = {name: os.environ.get(name) for name in changes}
+    _set_environment(changes)
+    try:
+        yield bool(changes)
+    finally:
+        _set_environment(saved)
+
+
+def _set_environment(values):
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

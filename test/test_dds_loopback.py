@@ -1,4 +1,4 @@
-"""Localhost-only discovery keeps the ports a node listens on to the loopback interface (ss)."""
+"""Localhost-only discovery keeps every DDS socket of a node on the loopback interface (ss)."""
 
 import os
 import pathlib
@@ -8,8 +8,9 @@ import subprocess
 
 import pytest
 
-from nano_vision.dds import (localhost_only, LOCALHOST_PROFILE, NETWORK_PROFILE,
-                             profile_environment, profile_file, PROFILE_VARIABLES)
+from nano_vision.dds import (localhost_only, LOCALHOST_PROFILE, loopback_discovery,
+                             NETWORK_PROFILE, on_loopback, profile_environment, profile_file,
+                             PROFILE_VARIABLES)
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # the workspace activate.sh chose (install/, or install-jazzy/ for Jazzy)
@@ -34,10 +35,43 @@ def test_the_profile_follows_the_discovery_range(environ, localhost):
     assert (ROOT / 'config' / profile_file(environ)).is_file()
 
 
-def ephemeral_ports():
-    """Return the range of ports the kernel picks for sockets bound to port 0."""
-    low, high = pathlib.Path('/proc/sys/net/ipv4/ip_local_port_range').read_text().split()
-    return range(int(low), int(high) + 1)
+LOCALHOST = {'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST', 'ROS_LOCALHOST_ONLY': '1'}
+PROFILE = str(ROOT / 'config' / LOCALHOST_PROFILE)
+HANDOVER = {'ROS_AUTOMATIC_DISCOVERY_RANGE': 'SUBNET', 'ROS_LOCALHOST_ONLY': None}
+
+
+@pytest.mark.parametrize('environ, changes', [
+    (dict(LOCALHOST, ROS_DISTRO='kilted', FASTDDS_DEFAULT_PROFILES_FILE=PROFILE), HANDOVER),
+    (dict(LOCALHOST, ROS_DISTRO='jazzy', FASTRTPS_DEFAULT_PROFILES_FILE=PROFILE,
+          RMW_IMPLEMENTATION='rmw_fastrtps_cpp'), HANDOVER),
+    # Jazzy's Fast DDS reads the other variable: this profile is not the one in effect
+    (dict(LOCALHOST, ROS_DISTRO='jazzy', FASTDDS_DEFAULT_PROFILES_FILE=PROFILE), {}),
+    # not the localhost profile, or not there: rmw's own localhost mode
+    (dict(LOCALHOST, FASTDDS_DEFAULT_PROFILES_FILE=str(ROOT / 'config' / NETWORK_PROFILE)),
+     {}),
+    (dict(LOCALHOST, FASTDDS_DEFAULT_PROFILES_FILE='/gone/' + LOCALHOST_PROFILE), {}),
+    (dict(LOCALHOST), {}),
+    # discovery on the network, another rmw, Humble (its localhost mode stays on loopback)
+    ({'ROS_AUTOMATIC_DISCOVERY_RANGE': 'SUBNET', 'FASTDDS_DEFAULT_PROFILES_FILE': PROFILE}, {}),
+    (dict(LOCALHOST, RMW_IMPLEMENTATION='rmw_cyclonedds_cpp',
+          FASTDDS_DEFAULT_PROFILES_FILE=PROFILE), {}),
+    ({'ROS_LOCALHOST_ONLY': '1', 'ROS_DISTRO': 'humble',
+      'FASTRTPS_DEFAULT_PROFILES_FILE': PROFILE}, {}),
+])
+def test_the_localhost_profile_takes_over_discovery_only_when_in_effect(environ, changes):
+    assert loopback_discovery(environ) == changes
+
+
+def test_on_loopback_changes_the_environment_for_rclpy_init_only(monkeypatch):
+    for name, value in dict(LOCALHOST, ROS_DISTRO='kilted',
+                            FASTDDS_DEFAULT_PROFILES_FILE=PROFILE).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv('RMW_IMPLEMENTATION', raising=False)
+    with on_loopback() as applied:
+        assert applied
+        assert os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] == 'SUBNET'
+        assert 'ROS_LOCALHOST_ONLY' not in os.environ
+    assert {name: os.environ[name] for name in LOCALHOST} == LOCALHOST
 
 
 def test_each_fast_dds_version_is_given_the_chosen_profile():
@@ -50,24 +84,15 @@ def test_each_fast_dds_version_is_given_the_chosen_profile():
     assert profile_environment('/d.xml', chosen) == dict.fromkeys(both, '/mine.xml')
 
 
-def node_listeners(pids):
-    """Return {pid: [(address, port)]} of the TCP/UDP sockets ``ss -tunap`` shows on fixed ports.
-
-    Fixed ports are where other participants send discovery and data (Fast DDS: 7400 +
-    250 x domain + offsets, and 7000 upwards). Sockets on ports the kernel picked are
-    Fast DDS's senders: in the localhost discovery mode of rmw_fastrtps it opens two of
-    them (on 0.0.0.0 and the machine's address) whatever the profile says; nothing is
-    addressed to them, and they are left out here.
-    """
+def node_sockets(pids):
+    """Return {pid: [(address, port)]} of every TCP and UDP socket ``ss -tunap`` shows."""
     table = subprocess.run(['ss', '-tunapH'], capture_output=True, text=True, check=True).stdout
-    picked = ephemeral_ports()
     found = {pid: [] for pid in pids}
     for line in table.splitlines():
         for pid in pids:
             if f'pid={pid},' in line:
                 address, port = line.split()[4].rsplit(':', 1)
-                if int(port) not in picked:
-                    found[pid].append((address.split('%')[0], int(port)))
+                found[pid].append((address.split('%')[0], int(port)))
     return found
 
 
@@ -110,12 +135,13 @@ def test_with_localhost_discovery_no_node_listens_beyond_loopback(ros, small_mod
     nodes = start_nodes(profile_file(), ros.namespace, small_models['face_xy'])
     try:
         wait_for_points(ros)  # camera -> regressor -> this process: DDS is up and talking
-        listeners = node_listeners([node.pid for node in nodes])
+        found = node_sockets([node.pid for node in nodes])
     finally:
         stop(nodes)
-    for pid, sockets in listeners.items():
-        assert sockets, f'ss shows no listening socket of node {pid}'
-        assert {address for address, _ in sockets} <= LOOPBACK, listeners
+    # discovery and data listeners, and the sockets Fast DDS sends from
+    for pid, sockets in found.items():
+        assert len(sockets) >= 3, f'ss shows too few sockets of node {pid}: {sockets}'
+        assert {address for address, _ in sockets} <= LOOPBACK, found
 
 
 @pytest.mark.skipif(shutil.which('ss') is None, reason='ss (iproute2) is not installed')
@@ -130,7 +156,7 @@ def test_the_network_profile_listens_on_every_interface(ros):
         ros.probe().create_subscription(Image, 'image_raw', frames.append,
                                         qos_profile_sensor_data)
         assert ros.spin_until(lambda: frames, timeout_sec=30.0)
-        sockets = node_listeners([camera.pid])[camera.pid]
+        sockets = node_sockets([camera.pid])[camera.pid]
     finally:
         stop([camera])
     assert {address for address, _ in sockets} - LOOPBACK, sockets

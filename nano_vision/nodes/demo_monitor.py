@@ -16,6 +16,7 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import Image
 
+from nano_vision.dds import on_loopback
 from nano_vision.demo import FrameKeeper, LiveScore, track_summary
 from nano_vision.image_conversion import convert_encoding, ImageConversionError
 from nano_vision.image_conversion import image_msg_to_numpy
@@ -38,7 +39,8 @@ class DemoMonitor:
         """Create a node in its own context, subscribed in ``namespace``."""
         self.montage_every_sec = montage_every_sec
         self.context = rclpy.Context()
-        rclpy.init(context=self.context)
+        with on_loopback():
+            rclpy.init(context=self.context)
         self.node = rclpy.create_node('demo_monitor', namespace=namespace,
                                       context=self.context)
         self.executor = SingleThreadedExecutor(context=self.context)

@@ -9,6 +9,7 @@ from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
 from nano_vision.allocator import reuse_large_buffers
+from nano_vision.dds import on_loopback
 
 # What a constructor raises for a configuration or a source that cannot work;
 # anything else is a bug and keeps its traceback.
@@ -73,11 +74,12 @@ def run_node(node_class, name, args=None, stop_in_python=False, events_executor=
     # and then calls this one.
     _STOP.clear()
     saved = {number: signal.signal(number, _interrupt) for number in STOP_SIGNALS}
-    if stop_in_python:
-        from rclpy.signals import SignalHandlerOptions
-        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    else:
-        rclpy.init(args=args)
+    with on_loopback():  # localhost-only discovery: every DDS socket on 127.0.0.1
+        if stop_in_python:
+            from rclpy.signals import SignalHandlerOptions
+            rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+        else:
+            rclpy.init(args=args)
     logger = rclpy.logging.get_logger(name)
     node = None
     status = 0
