@@ -267,16 +267,25 @@ def step_rate(size, batch, channels_last, precision, heap, seconds=8.0):
 
 
 def data_costs(size, repeats=200):
-    """Return ms per image of the data steps, torchvision per image against ours per batch."""
+    """Return ms per image of the data steps, torchvision's against ours.
+
+    Colour jitter: torchvision per image, ours per batch; the affine with three points:
+    torchvision's ``RandomAffine`` on ``KeyPoints``, ours with OpenCV.
+    """
     import torch
     from torchvision import tv_tensors
     from torchvision.transforms import v2
-    from nano_vision.ml.augment import colour_jitter
+    from nano_vision.ml.augment import Augmentation, colour_jitter, Geometry
     torch.manual_seed(0)
     batch = torch.randint(0, 256, (32, 3, size, size), dtype=torch.uint8)
     per_image = v2.ColorJitter(0.3, 0.3, 0.3, 0.05)
     affine = v2.RandomAffine(degrees=10, translate=(0.1, 0.1), scale=(0.9, 1.1))
     points = tv_tensors.KeyPoints(torch.rand(3, 2) * size, canvas_size=(size, size))
+    # ours: the same affine with OpenCV, and the points through its matrix
+    geometry = Geometry(Augmentation(hflip=False), ['a', 'b', 'c'])
+    image = np.ascontiguousarray(batch[0].permute(1, 2, 0).numpy())
+    normalised = (points.numpy() * (2.0 / size) - 1.0).astype(np.float32)
+    mask = np.ones(3, np.float32)
 
     def timed(work, count):
         began = time.perf_counter()
@@ -291,6 +300,8 @@ def data_costs(size, repeats=200):
             batch.float().div_(255.0), 0.3), max(1, repeats // 32)) / 32, 3),
         'affine_with_points_per_image_ms': round(timed(lambda: affine(
             tv_tensors.Image(batch[0]), points), repeats), 3),
+        'affine_with_points_opencv_per_image_ms': round(timed(lambda: geometry(
+            image, normalised, mask), repeats), 3),
     }
 
 
