@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 
+from helpers import LOOPBACK, process_sockets
 from nano_vision.dds import (localhost_only, LOCALHOST_PROFILE, loopback_discovery,
                              NETWORK_PROFILE, on_loopback, profile_environment, profile_file,
                              PROFILE_VARIABLES)
@@ -16,7 +17,6 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 # the workspace activate.sh chose (install/, or install-jazzy/ for Jazzy)
 BIN = (pathlib.Path(os.environ.get('NANO_VISION_INSTALL', ROOT / 'install')) /
        'nano_vision' / 'lib' / 'nano_vision')
-LOOPBACK = {'127.0.0.1', '[::1]', '[::ffff:127.0.0.1]', '::1'}
 
 
 @pytest.mark.parametrize('environ, localhost', [
@@ -84,18 +84,6 @@ def test_each_fast_dds_version_is_given_the_chosen_profile():
     assert profile_environment('/d.xml', chosen) == dict.fromkeys(both, '/mine.xml')
 
 
-def node_sockets(pids):
-    """Return {pid: [(address, port)]} of every TCP and UDP socket ``ss -tunap`` shows."""
-    table = subprocess.run(['ss', '-tunapH'], capture_output=True, text=True, check=True).stdout
-    found = {pid: [] for pid in pids}
-    for line in table.splitlines():
-        for pid in pids:
-            if f'pid={pid},' in line:
-                address, port = line.split()[4].rsplit(':', 1)
-                found[pid].append((address.split('%')[0], int(port)))
-    return found
-
-
 def start_nodes(profile, namespace, model=None):
     """Start the camera (and the regressor, when ``model`` is given) with ``profile``."""
     env = dict(os.environ, **profile_environment(ROOT / 'config' / profile, {
@@ -135,7 +123,7 @@ def test_with_localhost_discovery_no_node_listens_beyond_loopback(ros, small_mod
     nodes = start_nodes(profile_file(), ros.namespace, small_models['face_xy'])
     try:
         wait_for_points(ros)  # camera -> regressor -> this process: DDS is up and talking
-        found = node_sockets([node.pid for node in nodes])
+        found = process_sockets([node.pid for node in nodes])
     finally:
         stop(nodes)
     # discovery and data listeners, and the sockets Fast DDS sends from
@@ -156,7 +144,7 @@ def test_the_network_profile_listens_on_every_interface(ros):
         ros.probe().create_subscription(Image, 'image_raw', frames.append,
                                         qos_profile_sensor_data)
         assert ros.spin_until(lambda: frames, timeout_sec=30.0)
-        sockets = node_sockets([camera.pid])[camera.pid]
+        sockets = process_sockets([camera.pid])[camera.pid]
     finally:
         stop([camera])
     assert {address for address, _ in sockets} - LOOPBACK, sockets

@@ -19,6 +19,9 @@ import uuid
 
 import pytest
 
+from helpers import LOOPBACK, process_group, process_sockets
+from nano_vision.dds import localhost_only
+
 
 def _launch_missing():
     if shutil.which('ros2') is None:
@@ -186,6 +189,12 @@ def test_project_launch_runs_its_pipeline_and_stops_on_ctrl_c(ros, launch, small
     assert rates[f'{namespace}/image_raw'] >= 15.0, rates
     assert rates[f'{namespace}/{output_topic}'] >= 5.0, rates
     assert rates[f'{namespace}/image_annotated'] >= 5.0, rates
+    if shutil.which('ss') and localhost_only():
+        # every process of the launch (ros2 launch and its nodes): no socket off loopback
+        sockets = process_sockets(process_group(launched.process.pid))
+        assert sum(map(len, sockets.values())) >= 9, sockets  # 3 nodes, >= 3 each
+        assert {address for found in sockets.values() for address, _ in found} <= LOOPBACK, \
+            sockets
     stop_cleanly(launched)
 
 
