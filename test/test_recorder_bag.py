@@ -39,6 +39,8 @@ def test_a_recorded_bag_converts_into_labelled_datasets(ros, tmp_path):
     # the synthetic scene changes every 2 s: record until both classes were shown
     assert ros.spin_until(lambda: len(truths) == 2, 30.0), truths
     node.set_parameters([Parameter('label', value='thumbs_up')])
+    # frames are labelled from the label's place in the bag on: count them from there
+    assert ros.spin_until(lambda: node.bag.counts[f'{ns}/dataset_recorder/label'] == 2, 10.0)
     seen = node.bag.counts[f'{ns}/image_raw']
     assert ros.spin_until(lambda: node.bag.counts[f'{ns}/image_raw'] >= seen + 10, 20.0)
     stop(ros, node)
