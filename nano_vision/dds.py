@@ -50,8 +50,7 @@ def profile_environment(default_path, environ=None):
     """
     environ = os.environ if environ is None else environ
     chosen = next((environ[name] for name in PROFILE_VARIABLES if environ.get(name)), None)
-    fast_dds_2 = environ.get('ROS_DISTRO', '').strip().lower() in FAST_DDS_2_DISTROS
-    names = PROFILE_VARIABLES if fast_dds_2 else PROFILE_VARIABLES[:1]
+    names = PROFILE_VARIABLES if _distro(environ) in FAST_DDS_2_DISTROS else PROFILE_VARIABLES[:1]
     return {name: chosen or str(default_path) for name in names}
 
 
@@ -62,7 +61,7 @@ def profile_in_effect(environ=None):
     iron, jazzy) ``FASTRTPS_DEFAULT_PROFILES_FILE``.
     """
     environ = os.environ if environ is None else environ
-    fast_dds_2 = environ.get('ROS_DISTRO', '').strip().lower() in FAST_DDS_2_DISTROS
+    fast_dds_2 = _distro(environ) in FAST_DDS_2_DISTROS
     return environ.get(PROFILE_VARIABLES[1 if fast_dds_2 else 0], '')
 
 
@@ -88,8 +87,7 @@ def loopback_discovery(environ=None):
     environ = os.environ if environ is None else environ
     profile = profile_in_effect(environ)
     rmw = environ.get('RMW_IMPLEMENTATION', '').strip()
-    if not (localhost_only(environ) and rmw in FAST_DDS_RMWS
-            and environ.get('ROS_DISTRO', '').strip().lower() != 'humble'
+    if not (localhost_only(environ) and rmw in FAST_DDS_RMWS and _distro(environ) != 'humble'
             and os.path.basename(profile) == LOCALHOST_PROFILE and os.path.isfile(profile)):
         return {}
     return {'ROS_AUTOMATIC_DISCOVERY_RANGE': 'SUBNET', 'ROS_LOCALHOST_ONLY': None}
@@ -109,6 +107,10 @@ def on_loopback():
         yield bool(changes)
     finally:
         _set_environment(saved)
+
+
+def _distro(environ):
+    return environ.get('ROS_DISTRO', '').strip().lower()
 
 
 def _set_environment(values):
