@@ -47,7 +47,7 @@ PROJECT ?= face_xy
 DEMO_OUT ?= demo_out
 DEMO_ARGS ?=
 
-.PHONY: setup build test lint bench demo clean distclean
+.PHONY: setup build test test-fast lint bench demo clean distclean
 
 setup: $(INSTALL)/.built
 
@@ -74,6 +74,10 @@ build: $(INSTALL)/.built
 
 test: $(INSTALL)/.built
 	$(ACTIVATE) && pytest $(PYTEST_ARGS)
+
+# the inner loop: everything but the tests marked slow (training, processes, launch, browser)
+test-fast: $(INSTALL)/.built
+	$(ACTIVATE) && pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: $(INSTALL)/.built
 	$(ACTIVATE) && pytest test/test_lint.py

@@ -556,6 +556,7 @@ def test_a_recorded_classification_bag_becomes_a_dataset(thumbs_dataset):
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 def test_nano_vision_train_learns_from_a_recorded_bag(thumbs_dataset, tmp_path):
     pytest.importorskip('torch')
     from nano_vision.ml.checkpoint import load_checkpoint

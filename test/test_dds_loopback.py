@@ -116,6 +116,7 @@ def wait_for_points(ros):
         'the regressor published no points'
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which('ss') is None, reason='ss (iproute2) is not installed')
 @pytest.mark.skipif(not BIN.exists(), reason='workspace not built')
 def test_with_localhost_discovery_no_node_listens_beyond_loopback(ros, small_models):

@@ -138,6 +138,7 @@ def test_readme_shows_the_demo_of_each_project():
     assert {'face_xy', 'line_following'} <= projects <= set(PROJECTS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('project', ['face_xy', 'line_following'])
 def test_readme_demo_command_runs_as_written_in_quick_mode(project, tmp_path):
     pytest.importorskip('rclpy')

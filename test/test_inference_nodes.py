@@ -130,6 +130,7 @@ def test_compressed_frames_and_the_confidence_threshold(ros, squares_model):
     assert answer and answer[0].label == 'red'
 
 
+@pytest.mark.slow
 def test_regressor_publishes_keypoints_and_a_point_with_the_frame_header(ros, face_model):
     ros.make(RegressorNode, {'model': face_model, 'keypoint': 'left_eye'})
     probe = ros.probe()
@@ -150,6 +151,7 @@ def test_regressor_publishes_keypoints_and_a_point_with_the_frame_header(ros, fa
     assert points[0].header.stamp.sec == 55
 
 
+@pytest.mark.slow
 def test_face_pipeline_finds_the_synthetic_truth(ros, face_model):
     """Acceptance: camera -> regressor, keypoints within 0.1 of the truth on average."""
     ros.make(CameraNode, {'source': 'synthetic:face', 'width': 320, 'height': 240,
@@ -178,6 +180,7 @@ def stamp(msg):
     return msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
 
 
+@pytest.mark.slow
 def test_overload_drops_old_frames_instead_of_queueing(ros, squares_model):
     node = ros.make(ClassifierNode, {'model': squares_model, 'stats_period_sec': 0.5})
     probe = ros.probe()
@@ -386,8 +389,9 @@ def test_missing_models_fail_at_start(ros, parameters, message):
         ros.make(ClassifierNode, parameters)
 
 
-def test_wrong_task_corrupt_or_foreign_models_fail_at_start(ros, squares_model, face_model,
+def test_wrong_task_corrupt_or_foreign_models_fail_at_start(ros, squares_model, small_models,
                                                             tmp_path):
+    face_model = small_models['face_xy']  # loads, is not good: enough to be refused
     with pytest.raises(ValueError, match='is a xy model; run it with the regressor'):
         ros.make(ClassifierNode, {'model': face_model})
     with pytest.raises(ValueError, match='is a classification model; run it with the classi'):

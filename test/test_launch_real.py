@@ -34,10 +34,10 @@ def _launch_missing():
 
 
 MISSING = _launch_missing()
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     MISSING is not None,
     reason=f'ros2 launch is not installed ({MISSING}): neither a ROS install nor '
-           '../shared/ros2-launch (make setup installs it from there) provides it')
+           '../shared/ros2-launch (make setup installs it from there) provides it')]
 
 # Seconds a launch may take to bring its nodes up on a busy 2-core machine.
 START_SEC = 40.0

@@ -14,6 +14,7 @@ def sim_node(ros, **parameters):
     return ros.make(SimNode, parameters)
 
 
+@pytest.mark.slow
 def test_oracle_loop_drives_a_full_lap_of_the_held_out_track(ros):
     from nano_vision.nodes.steering import SteeringNode
     from nano_vision_msgs.msg import TrackState
@@ -34,6 +35,7 @@ def test_oracle_loop_drives_a_full_lap_of_the_held_out_track(ros):
     assert errors.max() < 0.08
 
 
+@pytest.mark.slow
 def test_the_simulated_base_stops_without_commands_and_reads_stamped_twists(ros):
     from geometry_msgs.msg import TwistStamped
     from nano_vision_msgs.msg import TrackState

@@ -25,6 +25,7 @@ def stop(ros, node):
     node.destroy_node()
 
 
+@pytest.mark.slow
 def test_a_recorded_bag_converts_into_labelled_datasets(ros, tmp_path):
     bag_path = tmp_path / 'run1'
     ros.make(CameraNode, {'source': 'synthetic:thumbs', 'width': 96, 'height': 72,

@@ -28,6 +28,8 @@ from nano_vision.datasets import MANIFEST, parse_xy_name  # noqa: E402
 from nano_vision.nodes.dataset_recorder import DatasetRecorderNode  # noqa: E402
 from nano_vision.nodes.messages import image_msg  # noqa: E402
 
+pytestmark = pytest.mark.slow  # a real browser
+
 WIDTH, HEIGHT = 160, 120
 # generous waits: CI machines are shared and slow
 expect.set_options(timeout=20_000)

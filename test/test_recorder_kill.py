@@ -34,6 +34,8 @@ from nano_vision.bags import open_bag  # noqa: E402
 from nano_vision.datasets import MANIFEST  # noqa: E402
 from nano_vision.nodes.messages import image_msg  # noqa: E402
 
+pytestmark = pytest.mark.slow  # real processes and signals
+
 COUNTS_LINE = re.compile(r'recording classification dataset \S+: ([^;]*)')
 
 

@@ -157,6 +157,7 @@ def test_malformed_requests_get_a_400_that_says_why(server, request_bytes, messa
     assert app.recorder.counts() == {'a': 0} and os.listdir(app.recorder.root) == []
 
 
+@pytest.mark.slow
 def test_silent_connections_are_closed_and_do_not_block_others(server, monkeypatch):
     server, app = server
     monkeypatch.setattr(labelling_server._Handler, 'timeout', 0.5)

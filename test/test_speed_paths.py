@@ -169,6 +169,7 @@ def squares_model(tmp_path_factory):
     return result, data
 
 
+@pytest.mark.slow
 def test_int8_export_keeps_names_preprocessing_and_answers(squares_model, tmp_path, capsys):
     pytest.importorskip('onnxruntime')
     result, data = squares_model

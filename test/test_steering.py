@@ -138,6 +138,7 @@ def publish_clock(probe, publisher, seconds):
     return msg.clock
 
 
+@pytest.mark.slow
 def test_watchdog_gives_zero_within_timeout_plus_one_period(steering_env):
     # As ros2_controllers tests diff_drive_controller's cmd_vel timeout, on a
     # clock the test drives (use_sim_time); commands are stamped with that
@@ -266,6 +267,7 @@ def test_bad_configuration_fails_at_start(ros):
         ros.make(SteeringNode, {'stamped': True, 'frame_id': ''})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('signum', [signal.SIGINT, signal.SIGTERM])
 def test_the_last_command_before_exit_is_zero(ros, signum):
     from geometry_msgs.msg import PointStamped, Twist

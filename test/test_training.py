@@ -73,6 +73,7 @@ def trained(squares, tmp_path_factory):
     return result
 
 
+@pytest.mark.slow
 def test_learning_happens_on_a_separable_set(trained):
     assert trained.metrics['accuracy'] >= 0.9
     assert trained.metrics['split'] == 'validation'
@@ -89,6 +90,7 @@ def test_the_default_weights_offline_train_from_scratch_and_say_so(trained):
     assert options['weights'] == 'auto' and options['weights_used'] == 'none'
 
 
+@pytest.mark.slow
 def test_xy_learning_happens(tmp_path):
     data = make_dots(tmp_path / 'dots')
     result = train(TrainOptions(data=str(data), out=str(tmp_path / 'dots.pt'), epochs=8,
@@ -274,6 +276,7 @@ def test_commands_end_to_end(trained, squares, tmp_path, capsys):
     assert 'does not exist' in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_resume_continues_where_training_stopped(squares, tmp_path):
     out = str(tmp_path / 'r.pt')
     quiet = {'progress': False, 'plots': False, 'image_size': 32}
@@ -285,6 +288,7 @@ def test_resume_continues_where_training_stopped(squares, tmp_path):
     assert load_checkpoint(second.last_path)['epoch'] == 1
 
 
+@pytest.mark.slow
 def test_the_installed_command_trains_and_predicts(tmp_path):
     # the workspace activate.sh chose (install/, or install-jazzy/ for Jazzy)
     command = (pathlib.Path(os.environ.get('NANO_VISION_INSTALL', ROOT / 'install')) /
@@ -348,6 +352,7 @@ def test_precision_follows_the_cpu_and_refuses_what_it_cannot_run():
         engine.resolve_precision('int4', cpu)
 
 
+@pytest.mark.slow
 def test_fp32_and_bf16_training_both_learn_and_are_recorded(squares, tmp_path):
     for precision in ('fp32', 'bf16'):
         result = train(TrainOptions(data=str(squares), out=str(tmp_path / f'{precision}.pt'),
@@ -373,6 +378,7 @@ def test_the_small_cnn_trains_exports_and_predicts(squares, tmp_path):
         assert sum(p.label == 'red' for p in predictor.predict_batch(images, 'bgr8')) >= 5
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_keeps_its_best_model_and_resume_file(squares, tmp_path):
     out = tmp_path / 'cut.pt'
 
