@@ -1,6 +1,14 @@
 """Helpers several test modules share (plain functions; fixtures live in conftest.py)."""
 
+import ast
+import os
+import pathlib
 import subprocess
+
+import cv2
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 # Addresses ss prints for the loopback interface.
 LOOPBACK = {'127.0.0.1', '[::1]', '[::ffff:127.0.0.1]', '::1'}
@@ -24,3 +32,67 @@ def process_group(pgid):
                            check=True).stdout
     return [int(pid) for pid, group in (line.split() for line in table.splitlines())
             if int(group) == pgid]
+
+
+def make_squares(root, per_class=50, size=64, seed=0):
+    """Write a separable two-class set: a red or a blue square somewhere on noise."""
+    rng = np.random.default_rng(seed)
+    for label, colour in (('blue', (220, 30, 30)), ('red', (30, 30, 220))):
+        os.makedirs(root / label, exist_ok=True)
+        for i in range(per_class):
+            image = rng.integers(0, 90, (size, size, 3)).astype(np.uint8)
+            x, y = (int(v) for v in rng.integers(0, size - 20, 2))
+            cv2.rectangle(image, (x, y), (x + 20, y + 20), colour, -1)
+            cv2.imwrite(str(root / label / f'{i:03d}.png'), image)
+    return root
+
+
+def make_dots(root, count=160, size=64, seed=0):
+    """Write an XY set: the point is where a bright disc sits (course file names)."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(root / 'dot', exist_ok=True)
+    for i in range(count):
+        image = rng.integers(0, 60, (size, size, 3)).astype(np.uint8)
+        u, v = (int(c) for c in rng.integers(8, size - 8, 2))
+        cv2.circle(image, (u, v), 6, (255, 255, 255), -1)
+        cv2.imwrite(str(root / 'dot' / f'{u}_{v}_{i:04d}.png'), image)
+    return root
+
+
+def console_scripts():
+    """Return executable name -> entry point, read from setup.py without running it."""
+    tree = ast.parse((ROOT / 'setup.py').read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values):
+                if isinstance(key, ast.Constant) and key.value == 'console_scripts':
+                    entries = [ast.literal_eval(e) for e in value.elts]
+                    return {e.split('=')[0].strip(): e.split('=')[1].strip() for e in entries}
+    raise AssertionError('setup.py has no console_scripts')
+
+
+def calls(tree, name):
+    """Return the calls of function ``name`` in a parsed file."""
+    return [c for c in ast.walk(tree)
+            if isinstance(c, ast.Call) and getattr(c.func, 'id', '') == name]
+
+
+LAUNCH_HELPER = ROOT / 'nano_vision' / 'launch_description.py'
+
+
+def helper_tree():
+    """Return the parsed launch helper (nano_vision/launch_description.py)."""
+    return ast.parse(LAUNCH_HELPER.read_text())
+
+
+def declared_arguments(path):
+    """Return {argument: has a default} of a launch file (pipeline_arguments() included)."""
+    tree = ast.parse(path.read_text())
+    found = calls(tree, 'DeclareLaunchArgument')
+    if calls(tree, 'pipeline_arguments'):
+        found += calls(helper_tree(), 'DeclareLaunchArgument')
+    arguments = {}
+    for call in found:
+        keywords = {k.arg for k in call.keywords}
+        arguments[ast.literal_eval(call.args[0])] = 'default_value' in keywords
+    return arguments

@@ -16,9 +16,8 @@ import shlex
 import pytest
 import yaml
 
+from helpers import console_scripts, declared_arguments, LAUNCH_HELPER
 from nano_vision.node_parameters import NODE_PARAMETERS
-from test_launch_static import (console_scripts, declared_arguments,  # noqa: I100, I201
-                                LAUNCH_HELPER)
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCUMENTS = [ROOT / 'README.md', *sorted((ROOT / 'docs').glob('*.md'))]

@@ -24,6 +24,7 @@ from rclpy.duration import Duration  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
+from helpers import make_squares  # noqa: E402
 from nano_vision.image_conversion import image_msg_to_numpy  # noqa: E402
 from nano_vision.ml.recipe import TrainOptions  # noqa: E402
 from nano_vision.ml.train import train  # noqa: E402
@@ -35,7 +36,6 @@ from nano_vision.nodes.messages import (compressed_image_msg, image_msg,  # noqa
 from nano_vision.nodes.overlay import OverlayNode  # noqa: E402
 from nano_vision.nodes.regressor import RegressorNode  # noqa: E402
 from nano_vision.synthetic_dataset import write_synthetic_dataset  # noqa: E402
-from test_training import make_squares  # noqa: E402, I100, I201
 
 
 def quiet(**kwargs):

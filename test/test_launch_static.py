@@ -13,6 +13,7 @@ import pathlib
 import pytest
 import yaml
 
+from helpers import calls, console_scripts, helper_tree, LAUNCH_HELPER
 from nano_vision.datasets import TASKS
 from nano_vision.node_parameters import NODE_PARAMETERS
 
@@ -20,18 +21,6 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 LAUNCH_FILES = sorted((ROOT / 'launch').glob('*.launch.py'))
 CONFIG_FILES = sorted((ROOT / 'config').glob('*.yaml'))
 INSTALL = pathlib.Path(os.environ.get('NANO_VISION_INSTALL', ROOT / 'install')) / 'nano_vision'
-
-
-def console_scripts():
-    """Return executable name -> entry point, read from setup.py without running it."""
-    tree = ast.parse((ROOT / 'setup.py').read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Dict):
-            for key, value in zip(node.keys, node.values):
-                if isinstance(key, ast.Constant) and key.value == 'console_scripts':
-                    entries = [ast.literal_eval(e) for e in value.elts]
-                    return {e.split('=')[0].strip(): e.split('=')[1].strip() for e in entries}
-    raise AssertionError('setup.py has no console_scripts')
 
 
 def launched_nodes(path):
@@ -42,10 +31,10 @@ def launched_nodes(path):
     """
     tree = ast.parse(path.read_text())
     trees = [tree]
-    if path != LAUNCH_HELPER and (_calls(tree, 'pipeline_nodes') or
-                                  _calls(tree, 'project_launch_description')):
-        trees.append(_helper_tree())
-    for call in (c for t in trees for c in _calls(t, 'Node')):
+    if path != LAUNCH_HELPER and (calls(tree, 'pipeline_nodes') or
+                                  calls(tree, 'project_launch_description')):
+        trees.append(helper_tree())
+    for call in (c for t in trees for c in calls(t, 'Node')):
         kwargs = {k.arg: k.value for k in call.keywords}
         if isinstance(kwargs['executable'], ast.Constant):
             executables = [kwargs['executable'].value]
@@ -60,37 +49,12 @@ def launched_nodes(path):
             yield executable, parameters
 
 
-def _calls(tree, name):
-    return [c for c in ast.walk(tree)
-            if isinstance(c, ast.Call) and getattr(c.func, 'id', '') == name]
-
-
-LAUNCH_HELPER = ROOT / 'nano_vision' / 'launch_description.py'
-
-
-def _helper_tree():
-    return ast.parse(LAUNCH_HELPER.read_text())
-
-
 def helper_constant(name):
     """Return a constant of the launch helper (read without importing launch)."""
-    for node in _helper_tree().body:
+    for node in helper_tree().body:
         if isinstance(node, ast.Assign) and getattr(node.targets[0], 'id', '') == name:
             return ast.literal_eval(node.value)
     raise AssertionError(f'launch_description.py has no {name}')
-
-
-def declared_arguments(path):
-    """Return {argument: has a default} of a launch file (pipeline_arguments() included)."""
-    tree = ast.parse(path.read_text())
-    calls = _calls(tree, 'DeclareLaunchArgument')
-    if _calls(tree, 'pipeline_arguments'):
-        calls += _calls(_helper_tree(), 'DeclareLaunchArgument')
-    arguments = {}
-    for call in calls:
-        keywords = {k.arg for k in call.keywords}
-        arguments[ast.literal_eval(call.args[0])] = 'default_value' in keywords
-    return arguments
 
 
 def yaml_parameters(path):
@@ -192,7 +156,7 @@ def test_project_launch_files_name_a_config_and_a_task():
     assert set(model_nodes) == set(TASKS)
     projects = {}
     for path in LAUNCH_FILES:
-        for call in _calls(ast.parse(path.read_text()), 'project_launch_description'):
+        for call in calls(ast.parse(path.read_text()), 'project_launch_description'):
             [project] = (ast.literal_eval(a) for a in call.args)
             projects[path.name] = project
             assert tasks[project] in model_nodes, path.name

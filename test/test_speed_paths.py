@@ -11,6 +11,7 @@ import pytest
 
 torch = pytest.importorskip('torch')
 
+from helpers import make_dots, make_squares  # noqa: E402
 from nano_vision.cli import main as cli  # noqa: E402
 from nano_vision.image_conversion import convert_encoding  # noqa: E402
 from nano_vision.ml.checkpoint import load_checkpoint  # noqa: E402
@@ -22,8 +23,6 @@ from nano_vision.ml.predictor import (load_predictor, onnx_providers,  # noqa: E
 from nano_vision.ml.recipe import TrainOptions  # noqa: E402
 from nano_vision.ml.train import train  # noqa: E402
 from nano_vision.preprocess import Preprocessing  # noqa: E402
-
-from test_training import make_dots, make_squares  # noqa: E402, I100
 
 
 def reference_preprocessing(pre, image, encoding):

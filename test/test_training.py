@@ -14,6 +14,7 @@ import pytest
 
 torch = pytest.importorskip('torch')
 
+from helpers import make_dots, make_squares  # noqa: E402
 from nano_vision.cli import main as cli  # noqa: E402
 from nano_vision.datasets import load_dataset, XY  # noqa: E402
 from nano_vision.ml.augment import (Augmentation, flip_permutation,  # noqa: E402
@@ -29,31 +30,6 @@ from nano_vision.ml.train import train  # noqa: E402
 from nano_vision.preprocess import Preprocessing  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-
-def make_squares(root, per_class=50, size=64, seed=0):
-    """Write a separable two-class set: a red or a blue square somewhere on noise."""
-    rng = np.random.default_rng(seed)
-    for label, colour in (('blue', (220, 30, 30)), ('red', (30, 30, 220))):
-        os.makedirs(root / label, exist_ok=True)
-        for i in range(per_class):
-            image = rng.integers(0, 90, (size, size, 3)).astype(np.uint8)
-            x, y = (int(v) for v in rng.integers(0, size - 20, 2))
-            cv2.rectangle(image, (x, y), (x + 20, y + 20), colour, -1)
-            cv2.imwrite(str(root / label / f'{i:03d}.png'), image)
-    return root
-
-
-def make_dots(root, count=160, size=64, seed=0):
-    """Write an XY set: the point is where a bright disc sits (course file names)."""
-    rng = np.random.default_rng(seed)
-    os.makedirs(root / 'dot', exist_ok=True)
-    for i in range(count):
-        image = rng.integers(0, 60, (size, size, 3)).astype(np.uint8)
-        u, v = (int(c) for c in rng.integers(8, size - 8, 2))
-        cv2.circle(image, (u, v), 6, (255, 255, 255), -1)
-        cv2.imwrite(str(root / 'dot' / f'{u}_{v}_{i:04d}.png'), image)
-    return root
 
 
 @pytest.fixture(scope='module')
