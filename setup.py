@@ -31,7 +31,7 @@ setup(
             'steering = nano_vision.nodes.steering:main',
             'sim = nano_vision.nodes.sim:main',
             'dataset_recorder = nano_vision.nodes.dataset_recorder:main',
-            'nano-vision = nano_vision.cli:main',
+            'nano-vision = nano_vision.tools.cli:main',
         ],
     },
 )

@@ -27,10 +27,10 @@ os.environ['ROS_LOCALHOST_ONLY'] = '1'
 from nano_vision_msgs.msg import InferenceStats  # noqa: E402, I100
 import rclpy  # noqa: E402
 
+from nano_vision.image.preprocess import Preprocessing  # noqa: E402
 from nano_vision.ml.checkpoint import make_checkpoint, save_checkpoint  # noqa: E402
 from nano_vision.ml.model import build_model  # noqa: E402
 from nano_vision.ml.predictor import load_predictor  # noqa: E402
-from nano_vision.preprocess import Preprocessing  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BIN = ROOT / 'install' / 'nano_vision' / 'lib' / 'nano_vision'
@@ -98,7 +98,7 @@ def main():
                         'left alone')
     args = parser.parse_args()
     width, height = 320, 240
-    window = 300  # frames in the classifier's statistics window (nano_vision.live)
+    window = 300  # frames in the classifier's statistics window (nano_vision.inference.live)
     calibration_sec, attempts = 8, 4
     if args.quick:
         args.seconds, window, calibration_sec, attempts = 3.0, 10, 2, 1

@@ -35,7 +35,7 @@ os.environ['ROS_LOCALHOST_ONLY'] = '1'
 from nano_vision_msgs.msg import InferenceStats, TrackState  # noqa: E402, I100
 import rclpy  # noqa: E402
 
-from nano_vision.track import HELD_OUT_TRACK  # noqa: E402
+from nano_vision.scenes.track import HELD_OUT_TRACK  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BIN = ROOT / 'install' / 'nano_vision' / 'lib' / 'nano_vision'

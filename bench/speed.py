@@ -616,7 +616,7 @@ def load_checkpoint_metrics(path):
 def accuracy(models, test_dir):
     """Return the accuracy of each model file on the images of ``test_dir``."""
     import cv2
-    from nano_vision.datasets import load_dataset
+    from nano_vision.datasets.layout import load_dataset
     from nano_vision.ml.predictor import load_predictor
     dataset = load_dataset(test_dir, task='classification', names=NAMES)
     images = [(cv2.imread(s.path, cv2.IMREAD_COLOR), s.label) for s in dataset.samples]
@@ -638,8 +638,8 @@ def prepare(tmp, quick):
     from nano_vision.ml.checkpoint import make_checkpoint, save_checkpoint
     from nano_vision.ml.export import export_onnx, quantize_int8
     from nano_vision.ml.model import build_model
-    from nano_vision.preprocess import Preprocessing
-    from nano_vision.synthetic_dataset import write_synthetic_dataset
+    from nano_vision.image.preprocess import Preprocessing
+    from nano_vision.datasets.synth import write_synthetic_dataset
     paths = {'train': os.path.join(tmp, 'thumbs'), 'test': os.path.join(tmp, 'thumbs_test'),
              'frames_dir': os.path.join(tmp, 'frames')}
     write_synthetic_dataset('thumbs', paths['train'], 80 if quick else 240, 112, seed=1)

@@ -187,7 +187,7 @@ def train_once(tree, train_dir, test_dir, model, args, task, target):
 
 def _train_items(train_dir, val_fraction, seed):
     """Return the training items of a run: images, or frames for XY (points of a frame are one)."""
-    from nano_vision.datasets import load_dataset, split_samples, XY
+    from nano_vision.datasets.layout import load_dataset, split_samples, XY
     dataset = load_dataset(train_dir)
     train, _ = split_samples(dataset.samples, val_fraction, seed)
     if dataset.task != XY:
@@ -239,7 +239,7 @@ def step_rate(size, batch, channels_last, precision, heap, seconds=8.0):
     from nano_vision.ml.engine import autocast
     from nano_vision.ml.model import build_model
     if heap:
-        from nano_vision.allocator import reuse_large_buffers
+        from nano_vision.runtime.allocator import reuse_large_buffers
         from nano_vision.ml.train import TRAINING_TRIM_THRESHOLD
         reuse_large_buffers(trim_threshold=TRAINING_TRIM_THRESHOLD)
     torch.manual_seed(0)

@@ -13,7 +13,7 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
-from nano_vision.launch_description import required
+from nano_vision.nodes.launch_description import required
 
 
 def generate_launch_description():

@@ -4,7 +4,7 @@ ros2 launch nano_vision emotions.launch.py model:=emotions.pt
 ros2 launch nano_vision emotions.launch.py model:=emotions.onnx source:=csi namespace:=robot1
 """
 
-from nano_vision.launch_description import project_launch_description
+from nano_vision.nodes.launch_description import project_launch_description
 
 
 def generate_launch_description():

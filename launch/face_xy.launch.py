@@ -4,7 +4,7 @@ ros2 launch nano_vision face_xy.launch.py model:=face_xy.pt
 ros2 launch nano_vision face_xy.launch.py model:=face_xy.onnx source:=csi namespace:=robot1
 """
 
-from nano_vision.launch_description import project_launch_description
+from nano_vision.nodes.launch_description import project_launch_description
 
 
 def generate_launch_description():

@@ -18,7 +18,7 @@ from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node, PushRosNamespace
 from launch_ros.parameter_descriptions import ParameterValue
 
-from nano_vision.launch_description import fastdds_profile, required
+from nano_vision.nodes.launch_description import fastdds_profile, required
 
 
 def _when(*expression):

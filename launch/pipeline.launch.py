@@ -12,9 +12,9 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 
-from nano_vision.datasets import TASKS
-from nano_vision.launch_description import (fastdds_profile, pipeline_arguments, pipeline_nodes,
-                                            PROJECTS)
+from nano_vision.datasets.layout import TASKS
+from nano_vision.nodes.launch_description import (fastdds_profile, pipeline_arguments,
+                                                  pipeline_nodes, PROJECTS)
 
 
 def _nodes(context):

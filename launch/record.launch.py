@@ -18,8 +18,8 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node, PushRosNamespace
 from launch_ros.parameter_descriptions import ParameterValue
 
-from nano_vision.datasets import TASKS
-from nano_vision.launch_description import fastdds_profile, required
+from nano_vision.datasets.layout import TASKS
+from nano_vision.nodes.launch_description import fastdds_profile, required
 
 
 def _recorder(context):

@@ -2,6 +2,6 @@
 
 import sys
 
-from nano_vision.cli import main
+from nano_vision.tools.cli import main
 
 sys.exit(main())

@@ -43,11 +43,11 @@ from rosbags.rosbag2.storage_mcap import McapWriter
 from rosbags.typesys import (get_types_from_idl, get_types_from_msg, get_typestore, Stores,
                              TypesysError)
 
-from nano_vision.datasets import check_category, DatasetError, MANIFEST
-from nano_vision.image_conversion import (compressed_msg_to_numpy, convert_encoding,
+from nano_vision.datasets.layout import check_category, DatasetError, MANIFEST
+from nano_vision.datasets.synth import write_frame
+from nano_vision.image.conversion import (compressed_msg_to_numpy, convert_encoding,
                                           image_msg_to_numpy, ImageConversionError,
                                           parse_compressed_format, UnsupportedEncodingError)
-from nano_vision.synthetic_dataset import write_frame
 
 LOG = logging.getLogger(__name__)
 
@@ -702,7 +702,7 @@ def dataset_from_bag(bag_path, out, topic, every=1, start=None, end=None, label=
     """Write the frames of ``topic`` in a bag as a dataset folder; return a :class:`FromBagReport`.
 
     Frames are ``sensor_msgs/Image`` (any encoding of
-    :mod:`nano_vision.image_conversion`, stored as JPEG) or
+    :mod:`nano_vision.image.conversion`, stored as JPEG) or
     ``sensor_msgs/CompressedImage`` (JPEG kept as recorded). The dataset has
     the course layout and a manifest whose ``source`` names the bag and the
     topic and whose ``stamp_ns`` is the frame's header stamp. It is written

@@ -100,7 +100,7 @@ def _small_model(folder, scene, size, names=None):
     """
     from nano_vision.ml.recipe import TrainOptions
     from nano_vision.ml.train import train
-    from nano_vision.synthetic_dataset import write_synthetic_dataset
+    from nano_vision.datasets.synth import write_synthetic_dataset
     data = folder / 'data'
     write_synthetic_dataset(scene, str(data), 24, size=size, seed=3)
     if names:

@@ -77,11 +77,11 @@ def calls(tree, name):
             if isinstance(c, ast.Call) and getattr(c.func, 'id', '') == name]
 
 
-LAUNCH_HELPER = ROOT / 'nano_vision' / 'launch_description.py'
+LAUNCH_HELPER = ROOT / 'nano_vision' / 'nodes' / 'launch_description.py'
 
 
 def helper_tree():
-    """Return the parsed launch helper (nano_vision/launch_description.py)."""
+    """Return the parsed launch helper (nano_vision/nodes/launch_description.py)."""
     return ast.parse(LAUNCH_HELPER.read_text())
 
 

@@ -10,8 +10,8 @@ import pytest
 FRAMES = """
 import resource, sys, threading
 import cv2, numpy as np
-from nano_vision.allocator import reuse_large_buffers
-from nano_vision.image_conversion import to_byte_array
+from nano_vision.runtime.allocator import reuse_large_buffers
+from nano_vision.image.conversion import to_byte_array
 applied = reuse_large_buffers() if sys.argv[1] == 'tuned' else None
 bgr = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
 def frames(count):

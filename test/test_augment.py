@@ -12,10 +12,10 @@ torch = pytest.importorskip('torch')
 
 from torchvision.transforms.v2 import functional as tvf  # noqa: E402
 
-from nano_vision.ml.augment import (Augmentation, colour_jitter,  # noqa: E402
-                                    colour_transform, Geometry)
+from nano_vision.image.preprocess import Preprocessing  # noqa: E402
+from nano_vision.ml.augment import (Augmentation, colour_jitter, colour_transform,  # noqa: E402
+                                    Geometry)
 from nano_vision.ml.engine import InputMaker  # noqa: E402
-from nano_vision.preprocess import Preprocessing  # noqa: E402
 
 
 @settings(max_examples=40, deadline=None)

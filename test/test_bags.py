@@ -23,11 +23,11 @@ from std_msgs.msg import String  # noqa: E402
 
 from nano_vision.bags import (BagError, BagRecorder, dataset_from_bag,  # noqa: E402
                               DEFAULT_CHUNK_BYTES, open_bag)
-from nano_vision.cli import main as cli  # noqa: E402
-from nano_vision.datasets import load_dataset  # noqa: E402
-from nano_vision.image_conversion import (compressed_msg_to_numpy,  # noqa: E402
+from nano_vision.datasets.layout import load_dataset  # noqa: E402
+from nano_vision.image.conversion import (compressed_msg_to_numpy,  # noqa: E402
                                           image_msg_to_numpy, numpy_to_compressed_msg,
                                           numpy_to_image_msg)
+from nano_vision.tools.cli import main as cli  # noqa: E402
 
 SECOND = 1_000_000_000
 T0 = 1_700_000_000 * SECOND
@@ -161,8 +161,8 @@ import numpy as np
 from rclpy.serialization import serialize_message
 from sensor_msgs.msg import CompressedImage, Image
 from nano_vision.bags import BagRecorder
-from nano_vision.image_conversion import numpy_to_compressed_msg, numpy_to_image_msg
-from nano_vision.synthetic import make_scene
+from nano_vision.image.conversion import numpy_to_compressed_msg, numpy_to_image_msg
+from nano_vision.scenes import make_scene
 
 path, kind = sys.argv[1], sys.argv[2]
 scene = make_scene('thumbs')
@@ -519,7 +519,8 @@ def thumbs_dataset(tmp_path_factory):
     through the bag (mixed-up labels would leave the model at chance).
     """
     import dataclasses
-    from nano_vision.synthetic import Lighting, make_scene
+    from nano_vision.scenes import make_scene
+    from nano_vision.scenes.base import Lighting
     root = tmp_path_factory.mktemp('thumbs')
     scene = make_scene('thumbs')
     rng = np.random.default_rng(0)

@@ -17,11 +17,10 @@ from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image  # noqa: E402
 
-from nano_vision.image_conversion import (compressed_msg_to_numpy,  # noqa: E402
-                                          image_msg_to_numpy)
+from nano_vision.camera.sources import Frame, SourceError  # noqa: E402
+from nano_vision.image.conversion import compressed_msg_to_numpy, image_msg_to_numpy  # noqa: E402
 from nano_vision.nodes import camera as camera_module  # noqa: E402
 from nano_vision.nodes.camera import CameraNode  # noqa: E402
-from nano_vision.sources import Frame, SourceError  # noqa: E402
 
 
 def stamp_ns(msg):

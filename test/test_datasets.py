@@ -7,12 +7,12 @@ import cv2
 import numpy as np
 import pytest
 
-from nano_vision.datasets import (check_category, CLASSIFICATION, DatasetError, describe,
-                                  load_dataset, MANIFEST, manifest_line, parse_xy_name,
-                                  read_manifest, split_samples, XY)
-from nano_vision.metrics import classification_report, xy_report
-from nano_vision.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
-from nano_vision.synthetic_dataset import write_synthetic_dataset
+from nano_vision.datasets.layout import (check_category, CLASSIFICATION, DatasetError, describe,
+                                         load_dataset, MANIFEST, manifest_line, parse_xy_name,
+                                         read_manifest, split_samples, XY)
+from nano_vision.datasets.synth import write_synthetic_dataset
+from nano_vision.image.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
+from nano_vision.ml.metrics import classification_report, xy_report
 
 
 def write_image(path, width=40, height=30, value=100):

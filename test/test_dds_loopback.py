@@ -9,9 +9,9 @@ import subprocess
 import pytest
 
 from helpers import LOOPBACK, process_sockets
-from nano_vision.dds import (localhost_only, LOCALHOST_PROFILE, loopback_discovery,
-                             NETWORK_PROFILE, on_loopback, profile_environment, profile_file,
-                             PROFILE_VARIABLES)
+from nano_vision.runtime.dds import (localhost_only, LOCALHOST_PROFILE, loopback_discovery,
+                                     NETWORK_PROFILE, on_loopback, profile_environment,
+                                     profile_file, PROFILE_VARIABLES)
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # the workspace activate.sh chose (install/, or install-jazzy/ for Jazzy)

@@ -12,9 +12,10 @@ import cv2
 import numpy as np
 import pytest
 
-from nano_vision.demo import (_clear_dataset, DATASET_MARK, DemoError, FrameKeeper, LiveScore,
-                              make_montage, make_plan, node_commands, PROJECTS, track_summary,
-                              write_video)
+from nano_vision.tools.demo.media import FrameKeeper, make_montage, write_video
+from nano_vision.tools.demo.plan import DATASET_MARK, DemoError, make_plan, PROJECTS
+from nano_vision.tools.demo.run import _clear_dataset, node_commands
+from nano_vision.tools.demo.score import LiveScore, track_summary
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from helpers import console_scripts, declared_arguments, LAUNCH_HELPER
-from nano_vision.node_parameters import NODE_PARAMETERS
+from nano_vision.nodes.registry import NODE_PARAMETERS
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCUMENTS = [ROOT / 'README.md', *sorted((ROOT / 'docs').glob('*.md'))]

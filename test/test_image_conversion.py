@@ -6,11 +6,12 @@ import cv2
 import numpy as np
 import pytest
 
-from nano_vision.image_conversion import (
-    CHANNELS, check_image_array, compressed_msg_to_numpy, convert_encoding,
-    image_msg_to_numpy, ImageConversionError, ImageDecodeError, ImageLayoutError,
-    numpy_to_compressed_msg, numpy_to_image_msg, parse_compressed_format,
-    SUPPORTED_ENCODINGS, UnsupportedEncodingError)
+from nano_vision.image.conversion import (CHANNELS, check_image_array, compressed_msg_to_numpy,
+                                          convert_encoding, image_msg_to_numpy,
+                                          ImageConversionError, ImageDecodeError,
+                                          ImageLayoutError, numpy_to_compressed_msg,
+                                          numpy_to_image_msg, parse_compressed_format,
+                                          SUPPORTED_ENCODINGS, UnsupportedEncodingError)
 
 sensor_msgs = pytest.importorskip('sensor_msgs.msg')
 Image, CompressedImage = sensor_msgs.Image, sensor_msgs.CompressedImage

@@ -25,17 +25,16 @@ from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
 from helpers import make_squares  # noqa: E402
-from nano_vision.image_conversion import image_msg_to_numpy  # noqa: E402
+from nano_vision.datasets.synth import write_synthetic_dataset  # noqa: E402
+from nano_vision.image.conversion import image_msg_to_numpy  # noqa: E402
 from nano_vision.ml.recipe import TrainOptions  # noqa: E402
 from nano_vision.ml.train import train  # noqa: E402
 from nano_vision.nodes import classifier as classifier_module  # noqa: E402
 from nano_vision.nodes.camera import CameraNode  # noqa: E402
 from nano_vision.nodes.classifier import ClassifierNode  # noqa: E402
-from nano_vision.nodes.messages import (compressed_image_msg, image_msg,  # noqa: E402
-                                        make_header)
+from nano_vision.nodes.messages import compressed_image_msg, image_msg, make_header  # noqa: E402
 from nano_vision.nodes.overlay import OverlayNode  # noqa: E402
 from nano_vision.nodes.regressor import RegressorNode  # noqa: E402
-from nano_vision.synthetic_dataset import write_synthetic_dataset  # noqa: E402
 
 
 def quiet(**kwargs):
@@ -239,7 +238,7 @@ def test_frames_with_unusable_stamps_are_counted_and_keep_the_latency_finite(ros
 
 
 def test_the_statistics_window_leaves_unusable_stamps_out_of_the_latency():
-    from nano_vision.live import InferenceStats as StatsWindow
+    from nano_vision.inference.live import InferenceStats as StatsWindow
     clock = iter(range(100))
     window = StatsWindow(window=10, clock=lambda: float(next(clock)))
     for latency in (5.0, None, 7.0, None, 9.0):
@@ -428,7 +427,7 @@ def test_tensorrt_without_its_provider_stops_the_node_with_what_to_install(ros, 
     from nano_vision.ml.checkpoint import make_checkpoint, save_checkpoint
     from nano_vision.ml.export import export_onnx
     from nano_vision.ml.model import build_model
-    from nano_vision.preprocess import Preprocessing
+    from nano_vision.image.preprocess import Preprocessing
     model = tmp_path / 'thumbs.pt'  # untrained: only its providers matter here
     save_checkpoint(make_checkpoint(build_model('resnet18', 2), task='classification',
                                     arch='resnet18', names=['thumbs_up', 'thumbs_down'],

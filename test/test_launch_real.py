@@ -20,7 +20,7 @@ import uuid
 import pytest
 
 from helpers import LOOPBACK, process_group, process_sockets
-from nano_vision.dds import localhost_only
+from nano_vision.runtime.dds import localhost_only
 
 
 def _launch_missing():

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from helpers import calls, console_scripts, helper_tree, LAUNCH_HELPER
-from nano_vision.datasets import TASKS
-from nano_vision.node_parameters import NODE_PARAMETERS
+from nano_vision.datasets.layout import TASKS
+from nano_vision.nodes.registry import NODE_PARAMETERS
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 LAUNCH_FILES = sorted((ROOT / 'launch').glob('*.launch.py'))
@@ -145,9 +145,9 @@ def test_colcon_defaults_list_both_packages():
 
 
 def test_parameter_docs_are_generated_from_the_code():
-    from nano_vision.param_docs import render
+    from nano_vision.tools.parameter_docs import render
     page = (ROOT / 'docs' / 'parameters.md').read_text()
-    assert page == render(), 'run: python -m nano_vision.param_docs > docs/parameters.md'
+    assert page == render(), 'run: python -m nano_vision.tools.parameter_docs > docs/parameters.md'
 
 
 def test_project_launch_files_name_a_config_and_a_task():

@@ -18,7 +18,7 @@ def sim_node(ros, **parameters):
 def test_oracle_loop_drives_a_full_lap_of_the_held_out_track(ros):
     from nano_vision.nodes.steering import SteeringNode
     from nano_vision_msgs.msg import TrackState
-    from nano_vision.track import HELD_OUT_TRACK
+    from nano_vision.scenes.track import HELD_OUT_TRACK
     probe = ros.probe()
     states = []
     probe.create_subscription(TrackState, 'track_state', states.append, 100)

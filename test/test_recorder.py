@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from nano_vision import recorder as recorder_module
-from nano_vision.datasets import load_dataset, MANIFEST, read_manifest
-from nano_vision.recorder import check_label, Recorder, RecorderError, TRASH
+from nano_vision.datasets import recorder as recorder_module
+from nano_vision.datasets.layout import load_dataset, MANIFEST, read_manifest
+from nano_vision.datasets.recorder import check_label, Recorder, RecorderError, TRASH
 
 
 def frame(width=64, height=48, rgb=(255, 0, 0)):
@@ -249,7 +249,7 @@ def test_a_dataset_of_the_other_task_is_refused(tmp_path):
 
 
 def test_categories_are_a_checked_string_array():
-    from nano_vision.recorder_config import RecorderConfig
+    from nano_vision.datasets.recorder_config import RecorderConfig
     config = RecorderConfig.from_values({'dataset': 'd', 'categories': ['a', 'b']})
     assert config.categories == ('a', 'b')
     assert RecorderConfig.from_values({'dataset': 'd'}).categories == ()

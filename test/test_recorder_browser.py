@@ -24,7 +24,7 @@ if CHROMIUM is None:
 from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
-from nano_vision.datasets import MANIFEST, parse_xy_name  # noqa: E402
+from nano_vision.datasets.layout import MANIFEST, parse_xy_name  # noqa: E402
 from nano_vision.nodes.dataset_recorder import DatasetRecorderNode  # noqa: E402
 from nano_vision.nodes.messages import image_msg  # noqa: E402
 

@@ -31,7 +31,7 @@ from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
 from nano_vision.bags import open_bag  # noqa: E402
-from nano_vision.datasets import MANIFEST  # noqa: E402
+from nano_vision.datasets.layout import MANIFEST  # noqa: E402
 from nano_vision.nodes.messages import image_msg  # noqa: E402
 
 pytestmark = pytest.mark.slow  # real processes and signals

@@ -17,8 +17,8 @@ from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
-from nano_vision import recorder as recorder_module  # noqa: E402
-from nano_vision.datasets import load_dataset, read_manifest  # noqa: E402
+from nano_vision.datasets import recorder as recorder_module  # noqa: E402
+from nano_vision.datasets.layout import load_dataset, read_manifest  # noqa: E402
 from nano_vision.nodes.camera import CameraNode  # noqa: E402
 from nano_vision.nodes.dataset_recorder import DatasetRecorderNode  # noqa: E402
 from nano_vision.nodes.messages import image_msg  # noqa: E402

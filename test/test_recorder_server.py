@@ -10,9 +10,9 @@ import urllib.request
 import numpy as np
 import pytest
 
-from nano_vision import labelling_server
-from nano_vision.labelling_server import LabellingServer
-from nano_vision.recorder import Recorder
+from nano_vision.datasets.recorder import Recorder
+from nano_vision.web import server as labelling_server
+from nano_vision.web.server import LabellingServer
 
 
 class App:

@@ -5,11 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from nano_vision.coords import to_normalised
-from nano_vision.sim import (CameraModel, FloorWorld, LineFollowingScene, LineFollowingSim,
-                             SimConfig, TAPES)
-from nano_vision.steering import SteeringConfig, SteeringController
-from nano_vision.track import HELD_OUT_TRACK, LapCounter, Track, TRACKS, TRAINING_TRACKS
+from nano_vision.control.steering import SteeringConfig, SteeringController
+from nano_vision.image.coords import to_normalised
+from nano_vision.scenes.line_following import (CameraModel, FloorWorld, LineFollowingScene,
+                                               LineFollowingSim, SimConfig, TAPES)
+from nano_vision.scenes.track import HELD_OUT_TRACK, LapCounter, Track, TRACKS, TRAINING_TRACKS
 
 
 @pytest.mark.parametrize('name', sorted(TRACKS))

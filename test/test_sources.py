@@ -4,11 +4,11 @@ import cv2
 import numpy as np
 import pytest
 
-from nano_vision.camera_config import CAMERA_PARAMETERS, CameraConfig
-from nano_vision.camera_info import Calibration, fill_camera_info, load_calibration
-from nano_vision.params import check_values, ParamSpec
-from nano_vision.sources import (csi_pipeline, EndOfStream, FolderSource, open_source,
-                                 Pacer, parse_source, SourceError, SourceSpec)
+from nano_vision.camera.config import CAMERA_PARAMETERS, CameraConfig
+from nano_vision.camera.info import Calibration, fill_camera_info, load_calibration
+from nano_vision.camera.sources import (csi_pipeline, EndOfStream, FolderSource, open_source,
+                                        Pacer, parse_source, SourceError, SourceSpec)
+from nano_vision.parameters import check_values, ParamSpec
 
 
 @pytest.fixture

@@ -12,17 +12,17 @@ import pytest
 torch = pytest.importorskip('torch')
 
 from helpers import make_dots, make_squares  # noqa: E402
-from nano_vision.cli import main as cli  # noqa: E402
-from nano_vision.image_conversion import convert_encoding  # noqa: E402
+from nano_vision.image.conversion import convert_encoding  # noqa: E402
+from nano_vision.image.preprocess import Preprocessing  # noqa: E402
 from nano_vision.ml.checkpoint import load_checkpoint  # noqa: E402
 from nano_vision.ml.data import FeatureDataset, SampleDataset  # noqa: E402
 from nano_vision.ml.engine import InputMaker  # noqa: E402
 from nano_vision.ml.model import backbone_of, build_model, head_module  # noqa: E402
-from nano_vision.ml.predictor import (load_predictor, onnx_providers,  # noqa: E402
-                                      physical_cores, tensorrt_cache_path)
+from nano_vision.ml.predictor import (load_predictor, onnx_providers, physical_cores,  # noqa: E402
+                                      tensorrt_cache_path)
 from nano_vision.ml.recipe import TrainOptions  # noqa: E402
 from nano_vision.ml.train import train  # noqa: E402
-from nano_vision.preprocess import Preprocessing  # noqa: E402
+from nano_vision.tools.cli import main as cli  # noqa: E402
 
 
 def reference_preprocessing(pre, image, encoding):
@@ -50,7 +50,7 @@ def test_fused_preprocessing_gives_the_model_the_same_input(encoding, channels, 
 
 def camera_frame(width, height, seed=0):
     """Return a rendered thumbs scene with sensor noise: what a camera gives the model."""
-    from nano_vision.synthetic import make_scene
+    from nano_vision.scenes import make_scene
     rng = np.random.default_rng(seed)
     scene = make_scene('thumbs')
     return scene.render(scene.random_state(rng), width, height, rng)[0]
@@ -224,7 +224,7 @@ def test_backbone_features_feed_the_head_as_the_model_does():
 
 def test_cached_features_keep_the_targets(tmp_path):
     data = make_dots(tmp_path / 'dots', count=12)
-    from nano_vision.datasets import load_dataset
+    from nano_vision.datasets.layout import load_dataset
     dataset = load_dataset(str(data))
     items = SampleDataset(dataset.samples, dataset.names, dataset.task, Preprocessing(32))
     model = build_model('resnet18', 2)

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from nano_vision.steering import (STEERING_PARAMETERS, SteeringConfig, SteeringController,
-                                  target_bearing)
+from nano_vision.control.steering import (STEERING_PARAMETERS, SteeringConfig, SteeringController,
+                                          target_bearing)
 
 
 def controller(**values):

@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 
-from nano_vision.coords import to_normalised, to_pixels
-from nano_vision.synthetic import (FaceScene, make_scene, SceneAnimator, SCENES,
-                                   ThumbsScene)
+from nano_vision.image.coords import to_normalised, to_pixels
+from nano_vision.scenes import make_scene, SCENES
+from nano_vision.scenes.base import SceneAnimator
+from nano_vision.scenes.face import FaceScene
+from nano_vision.scenes.thumbs import ThumbsScene
 
 
 def test_coordinates_round_trip_and_follow_the_course_convention():

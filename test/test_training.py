@@ -15,19 +15,17 @@ import pytest
 torch = pytest.importorskip('torch')
 
 from helpers import make_dots, make_squares  # noqa: E402
-from nano_vision.cli import main as cli  # noqa: E402
-from nano_vision.datasets import load_dataset, XY  # noqa: E402
-from nano_vision.ml.augment import (Augmentation, flip_permutation,  # noqa: E402
-                                    mirrored_name)
+from nano_vision.datasets.layout import load_dataset, XY  # noqa: E402
+from nano_vision.image.preprocess import Preprocessing  # noqa: E402
+from nano_vision.ml.augment import Augmentation, flip_permutation, mirrored_name  # noqa: E402
 from nano_vision.ml.checkpoint import (CheckpointError, load_checkpoint,  # noqa: E402
-                                       make_checkpoint, model_from_checkpoint,
-                                       save_checkpoint)
+                                       make_checkpoint, model_from_checkpoint, save_checkpoint)
 from nano_vision.ml.data import SampleDataset  # noqa: E402
 from nano_vision.ml.model import build_model, head_parameters  # noqa: E402
 from nano_vision.ml.predictor import load_predictor  # noqa: E402
 from nano_vision.ml.recipe import TrainOptions  # noqa: E402
 from nano_vision.ml.train import train  # noqa: E402
-from nano_vision.preprocess import Preprocessing  # noqa: E402
+from nano_vision.tools.cli import main as cli  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -291,8 +289,8 @@ def test_the_installed_command_trains_and_predicts(tmp_path):
 
 
 def test_cli_is_importable_without_torch_for_dataset_commands():
-    code = ('import sys; sys.modules["torch"] = None; from nano_vision.cli import main; '
-            'import nano_vision.datasets')
+    code = ('import sys; sys.modules["torch"] = None; from nano_vision.tools.cli import main; '
+            'import nano_vision.datasets.layout')
     subprocess.run([sys.executable, '-c', code], check=True)
 
 

@@ -14,9 +14,9 @@ import zipfile
 
 import torch
 
-from nano_vision.datasets import TASKS
-from nano_vision.predictions import outputs_problem
-from nano_vision.preprocess import Preprocessing
+from nano_vision.datasets.layout import TASKS
+from nano_vision.image.preprocess import Preprocessing
+from nano_vision.inference.predictions import outputs_problem
 
 FORMAT = 'nano_vision.checkpoint'
 FORMAT_VERSION = 1

@@ -1,4 +1,4 @@
-"""torch Datasets over :mod:`nano_vision.datasets` samples, with label-aware augmentation.
+"""torch Datasets over :mod:`nano_vision.datasets.layout` samples, with label-aware augmentation.
 
 Items are uint8 images; :class:`nano_vision.ml.engine.InputMaker` normalises whole
 batches on the model's device (a quarter of the bytes to collate and move).
@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import torch
 
-from nano_vision.datasets import DatasetError, XY
+from nano_vision.datasets.layout import DatasetError, XY
 from nano_vision.ml.augment import Geometry
 from nano_vision.ml.engine import autocast
 

@@ -23,7 +23,7 @@ import torch
 from torch.nn import functional
 from tqdm import tqdm
 
-from nano_vision.datasets import XY
+from nano_vision.datasets.layout import XY
 from nano_vision.ml.augment import colour_jitter
 from nano_vision.ml.recipe import PRECISIONS
 

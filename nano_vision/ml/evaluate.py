@@ -2,17 +2,17 @@
 
 import torch
 
-from nano_vision.datasets import load_dataset, XY
-from nano_vision.metrics import classification_report, xy_report
+from nano_vision.datasets.layout import load_dataset, XY
 from nano_vision.ml.checkpoint import (checkpoint_preprocessing, load_checkpoint,
                                        model_from_checkpoint)
 from nano_vision.ml.data import SampleDataset
 from nano_vision.ml.engine import collect, InputMaker
+from nano_vision.ml.metrics import classification_report, xy_report
 from nano_vision.ml.model import select_device
 
 
 def report(task, names, outputs, targets):
-    """Return the metrics of ``outputs`` against ``targets`` (see nano_vision.metrics)."""
+    """Return the metrics of ``outputs`` against ``targets`` (see nano_vision.ml.metrics)."""
     if task == XY:
         points, mask, sizes = targets
         predicted = outputs.reshape(len(outputs), len(names), 2)

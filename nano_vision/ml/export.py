@@ -82,7 +82,7 @@ def calibration_images(checkpoint, dataset=None, count=128, seed=0):
 
     :raises ValueError: no dataset given and the recorded one is not there
     """
-    from nano_vision.datasets import load_dataset, split_samples
+    from nano_vision.datasets.layout import load_dataset, split_samples
     options = checkpoint.get('train_options', {})
     candidates = [path for path in (options.get('data_path'), options.get('data')) if path]
     recorded = next((path for path in candidates if os.path.isdir(path)),

@@ -6,15 +6,15 @@ import os
 import numpy as np
 import torch
 
+from nano_vision.image.preprocess import Preprocessing
+from nano_vision.inference.predictions import decode, outputs_problem
 from nano_vision.ml.checkpoint import (checkpoint_preprocessing, load_checkpoint,
                                        model_from_checkpoint)
 from nano_vision.ml.model import select_device
-from nano_vision.predictions import decode, outputs_problem
-from nano_vision.preprocess import Preprocessing
 
 
 class Predictor:
-    """Frames in, :class:`~nano_vision.predictions.Prediction` out.
+    """Frames in, :class:`~nano_vision.inference.predictions.Prediction` out.
 
     ``task``, ``names`` and ``preprocessing`` come from the model file.
     """

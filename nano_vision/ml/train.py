@@ -27,8 +27,8 @@ import time
 import numpy as np
 import torch
 
-from nano_vision.allocator import reuse_large_buffers
-from nano_vision.datasets import describe, load_dataset, split_samples, XY
+from nano_vision.datasets.layout import describe, load_dataset, split_samples, XY
+from nano_vision.image.preprocess import Preprocessing
 from nano_vision.ml import recipe
 from nano_vision.ml.augment import Augmentation
 from nano_vision.ml.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
@@ -38,7 +38,7 @@ from nano_vision.ml.engine import (collect, InputMaker, make_scaler, resolve_pre
 from nano_vision.ml.evaluate import report
 from nano_vision.ml.model import backbone_of, build_model, head_module, select_device
 from nano_vision.ml.weights import pretrained_state
-from nano_vision.preprocess import Preprocessing
+from nano_vision.runtime.allocator import reuse_large_buffers
 
 logger = logging.getLogger(__name__)
 

@@ -18,14 +18,14 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
-from nano_vision.camera_config import CAMERA_PARAMETERS, CameraConfig
-from nano_vision.camera_info import fill_camera_info, load_calibration
-from nano_vision.image_conversion import convert_encoding, ImageConversionError
+from nano_vision.camera.config import CAMERA_PARAMETERS, CameraConfig
+from nano_vision.camera.info import fill_camera_info, load_calibration
+from nano_vision.camera.sources import EndOfStream, open_source, Pacer, SourceError
+from nano_vision.image.conversion import convert_encoding, ImageConversionError
 from nano_vision.nodes.messages import (compressed_image_msg, ground_truth_msg, image_msg,
                                         make_header)
 from nano_vision.nodes.parameters import declare_parameters, validate_changes
 from nano_vision.nodes.runner import run_node
-from nano_vision.sources import EndOfStream, open_source, Pacer, SourceError
 
 # REP-2003: drivers publish reliable. Depth 1: a late subscriber gets the
 # newest frame, never a backlog.
@@ -146,7 +146,7 @@ class CameraNode(Node):
             'took the device')
 
     def publish_frame(self, frame, stamp):
-        """Resize, convert and publish one :class:`~nano_vision.sources.Frame`."""
+        """Resize, convert and publish one :class:`~nano_vision.camera.sources.Frame`."""
         cfg = self.config
         image = frame.image
         height, width = image.shape[:2]

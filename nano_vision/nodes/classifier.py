@@ -7,12 +7,12 @@ and ``~/stats``. Class names and preprocessing come from the model file.
 
 from nano_vision_msgs.msg import Classification
 
-from nano_vision.inference_config import CLASSIFIER_PARAMETERS, ClassifierConfig
-from nano_vision.live import ProbabilitySmoother
+from nano_vision.inference.config import CLASSIFIER_PARAMETERS, ClassifierConfig
+from nano_vision.inference.live import ProbabilitySmoother
+from nano_vision.inference.predictions import classify
 from nano_vision.nodes.inference import InferenceNode
 from nano_vision.nodes.messages import classification_msg
 from nano_vision.nodes.runner import run_node
-from nano_vision.predictions import classify
 
 
 class ClassifierNode(InferenceNode):

@@ -5,7 +5,7 @@ Subscribes to ``image`` (sensor_msgs/Image, newest frame only) and
 Service ``~/capture`` (nano_vision_msgs/srv/Capture) saves the newest frame
 with a label, and a point for XY datasets; the ``label`` parameter sets the
 current label, ``continuous`` captures at ``rate_hz``. With ``port`` set, a
-labelling page is served (see :mod:`nano_vision.labelling_server`).
+labelling page is served (see :mod:`nano_vision.web.server`).
 
 Files are written by one writer thread, never by the thread that receives
 SIGINT: a capture that was answered is on disk, and one that was under way
@@ -30,14 +30,13 @@ from rclpy.serialization import serialize_message
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
-from nano_vision.datasets import XY
-from nano_vision.image_conversion import (convert_encoding, image_msg_to_numpy,
-                                          ImageConversionError)
+from nano_vision.datasets.layout import XY
+from nano_vision.datasets.recorder import check_label, Recorder, RecorderError
+from nano_vision.datasets.recorder_config import RECORDER_PARAMETERS, RecorderConfig
+from nano_vision.image.conversion import convert_encoding, image_msg_to_numpy, ImageConversionError
 from nano_vision.nodes.inference import NEWEST_FRAME_QOS, stamp_ns
 from nano_vision.nodes.parameters import declare_parameters, validate_changes
 from nano_vision.nodes.runner import run_node
-from nano_vision.recorder import check_label, Recorder, RecorderError
-from nano_vision.recorder_config import RECORDER_PARAMETERS, RecorderConfig
 
 # Ground truth kept to pair with frames by stamp (a few seconds of a camera).
 TRUTH_BUFFER = 120
@@ -86,7 +85,7 @@ class DatasetRecorderNode(Node):
         self.create_service(Capture, '~/capture', self._on_capture)
         self._timer = self.create_timer(1.0 / cfg.rate_hz, self._on_timer)
         if cfg.port:
-            from nano_vision.labelling_server import LabellingServer
+            from nano_vision.web.server import LabellingServer
             self.server = LabellingServer(self, cfg.host, cfg.port).start()
         try:
             if cfg.bag:

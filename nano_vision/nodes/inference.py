@@ -22,10 +22,10 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 
-from nano_vision.image_conversion import (compressed_msg_to_numpy, image_msg_to_numpy,
+from nano_vision.image.conversion import (compressed_msg_to_numpy, image_msg_to_numpy,
                                           ImageConversionError)
-from nano_vision.inference_config import check_model_names
-from nano_vision.live import InferenceStats as StatsWindow, LatestSlot
+from nano_vision.inference.config import check_model_names
+from nano_vision.inference.live import InferenceStats as StatsWindow, LatestSlot
 from nano_vision.nodes.parameters import declare_parameters, validate_changes
 
 # Consumers take frames best effort and keep one: the newest is all we want.

@@ -5,8 +5,8 @@ from nano_vision_msgs.msg import Classification, GroundTruth, Keypoint, Keypoint
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from nano_vision.coords import to_normalised, to_pixels
-from nano_vision.image_conversion import numpy_to_compressed_msg, numpy_to_image_msg
+from nano_vision.image.conversion import numpy_to_compressed_msg, numpy_to_image_msg
+from nano_vision.image.coords import to_normalised, to_pixels
 
 
 def make_header(stamp, frame_id):
@@ -33,7 +33,7 @@ def keypoint_msg(name, u, v, width, height):
 
 
 def ground_truth_msg(truth, header):
-    """Return the GroundTruth message of a :class:`~nano_vision.synthetic.SceneTruth`."""
+    """Return the GroundTruth message of a :class:`~nano_vision.scenes.base.SceneTruth`."""
     return GroundTruth(
         header=header, scene=truth.scene, label=truth.label,
         width=truth.width, height=truth.height,

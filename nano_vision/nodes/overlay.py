@@ -9,14 +9,14 @@ from nano_vision_msgs.msg import Classification, Keypoints
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
-from nano_vision.drawing import draw_classification, draw_keypoints
-from nano_vision.image_conversion import convert_encoding, ImageConversionError
-from nano_vision.inference_config import OVERLAY_PARAMETERS, OverlayConfig
+from nano_vision.image.conversion import convert_encoding, ImageConversionError
+from nano_vision.image.drawing import draw_classification, draw_keypoints
+from nano_vision.inference.config import OVERLAY_PARAMETERS, OverlayConfig
+from nano_vision.inference.stamp_match import StampMatcher
 from nano_vision.nodes.inference import decode_frame, stamp_ns
 from nano_vision.nodes.messages import image_msg
 from nano_vision.nodes.parameters import declare_parameters
 from nano_vision.nodes.runner import run_node
-from nano_vision.stamp_match import StampMatcher
 
 
 class OverlayNode(Node):

@@ -1,4 +1,4 @@
-"""Declare a node's :class:`~nano_vision.params.ParamSpec` table with rclpy."""
+"""Declare a node's :class:`~nano_vision.parameters.ParamSpec` table with rclpy."""
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rcl_interfaces.msg import ParameterType, SetParametersResult

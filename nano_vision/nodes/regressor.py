@@ -10,7 +10,7 @@ Subscribes to ``image`` (or ``image/compressed``), publishes ``keypoints``
 from geometry_msgs.msg import PointStamped
 from nano_vision_msgs.msg import Keypoints
 
-from nano_vision.inference_config import REGRESSOR_PARAMETERS, RegressorConfig
+from nano_vision.inference.config import REGRESSOR_PARAMETERS, RegressorConfig
 from nano_vision.nodes.inference import InferenceNode
 from nano_vision.nodes.messages import keypoints_msg, point_msg
 from nano_vision.nodes.runner import run_node

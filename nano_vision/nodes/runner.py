@@ -8,8 +8,8 @@ import rclpy
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
-from nano_vision.allocator import reuse_large_buffers
-from nano_vision.dds import on_loopback
+from nano_vision.runtime.allocator import reuse_large_buffers
+from nano_vision.runtime.dds import on_loopback
 
 # What a constructor raises for a configuration or a source that cannot work;
 # anything else is a bug and keeps its traceback.
@@ -65,7 +65,7 @@ def run_node(node_class, name, args=None, stop_in_python=False, events_executor=
     :param events_executor: spin with rclpy's EventsExecutor where the distribution has
         it (the model nodes: less time between a frame's arrival and its callback)
     """
-    reuse_large_buffers()  # frame-sized buffers without page faults (nano_vision/allocator.py)
+    reuse_large_buffers()  # frame-sized buffers without page faults (runtime/allocator.py)
     # One OpenCV thread: a 640x480 resize is faster on one thread than split over two on
     # a small machine, and leaves the other cores to the model and the other nodes
     # (bench/speed.py).

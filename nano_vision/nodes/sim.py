@@ -1,4 +1,4 @@
-"""sim: a simulated line-following robot with a forward camera (see nano_vision/sim.py).
+"""sim: a simulated line-following robot with a forward camera (scenes/line_following.py).
 
 Subscribes to ``cmd_vel`` (geometry_msgs/Twist, or TwistStamped) and drives a
 differential-drive robot along a track; at ``rate_hz`` publishes what its
@@ -17,12 +17,12 @@ from nano_vision_msgs.msg import GroundTruth, TrackState
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
-from nano_vision.coords import to_normalised
+from nano_vision.image.coords import to_normalised
 from nano_vision.nodes.camera import CAMERA_QOS
 from nano_vision.nodes.messages import ground_truth_msg, image_msg, make_header
 from nano_vision.nodes.parameters import declare_parameters
 from nano_vision.nodes.runner import run_node
-from nano_vision.sim import SIM_PARAMETERS, SimConfig
+from nano_vision.scenes.line_following import SIM_PARAMETERS, SimConfig
 
 # A late tick must not teleport the robot: longer gaps are simulated as this.
 MAX_STEP_SEC = 0.1

@@ -4,7 +4,7 @@ Subscribes to ``point`` (geometry_msgs/PointStamped, x and y normalised as
 the regressor publishes them) or ``keypoints`` (nano_vision_msgs/Keypoints);
 publishes ``cmd_vel`` (geometry_msgs/Twist, or TwistStamped) at ``rate_hz``
 and ``~/command``, what it would send even with the motors off. The law, the
-limits and the watchdog are in nano_vision/steering.py. A stale or missing
+limits and the watchdog are in nano_vision/control/steering.py. A stale or missing
 target gives zero commands, repeated; the last message before the node exits
 is a zero command.
 """
@@ -15,9 +15,10 @@ from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 
+from nano_vision.control.steering import (STEERING_PARAMETERS, SteeringConfig, SteeringController,
+                                          STOP)
 from nano_vision.nodes.parameters import declare_parameters, validate_changes
 from nano_vision.nodes.runner import run_node
-from nano_vision.steering import STEERING_PARAMETERS, SteeringConfig, SteeringController, STOP
 
 
 def _seconds(time_msg):

@@ -14,11 +14,11 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node, PushRosNamespace
 from launch_ros.parameter_descriptions import ParameterValue
 
-from nano_vision.dds import profile_environment, profile_file
+from nano_vision.runtime.dds import profile_environment, profile_file
 
 # The projects with a config/<project>.yaml, and the task of their model.
 PROJECTS = {'thumbs': 'classification', 'emotions': 'classification', 'face_xy': 'xy'}
-# The node that runs a model of each task (nano_vision.datasets.TASKS).
+# The node that runs a model of each task (nano_vision.datasets.layout.TASKS).
 MODEL_NODES = {'classification': 'classifier', 'xy': 'regressor'}
 
 
@@ -27,7 +27,7 @@ def fastdds_profile():
 
     Camera frames larger than Fast DDS's default shared-memory segment need it; with
     localhost-only discovery it also keeps the UDP listeners on the loopback interface
-    (nano_vision/dds.py).
+    (nano_vision/runtime/dds.py).
     """
     def choose(context):
         share = get_package_share_directory('nano_vision')

@@ -10,7 +10,7 @@ XY (course regression)
 XY (JetBot road following)
     ``<root>/xy_<u>_<v>_<id>.jpg`` — pixels, one point called ``target``.
 
-Points are normalised to [-1, 1] when loaded (see :mod:`nano_vision.coords`).
+Points are normalised to [-1, 1] when loaded (see :mod:`nano_vision.image.coords`).
 
 Beside the images a ``manifest.jsonl`` may keep where each sample came from
 (one JSON object per line: file, label, x, y, u, v, width, height, stamp_ns,
@@ -29,7 +29,7 @@ import re
 
 from PIL import Image, UnidentifiedImageError
 
-from nano_vision.coords import to_normalised
+from nano_vision.image.coords import to_normalised
 
 CLASSIFICATION = 'classification'
 XY = 'xy'
@@ -55,7 +55,7 @@ class DatasetError(ValueError):
 class Sample:
     """One labelled image.
 
-    ``x``, ``y`` are normalised ([-1, 1], see coords.py) for XY samples and
+    ``x``, ``y`` are normalised ([-1, 1], see image/coords.py) for XY samples and
     None for classification. Samples with the same ``group`` (the same
     captured frame) always fall on the same side of a train/validation split.
     """

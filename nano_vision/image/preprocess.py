@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
-from nano_vision.image_conversion import check_encoding, convert_encoding
+from nano_vision.image.conversion import check_encoding, convert_encoding
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -6,9 +6,9 @@ import uuid
 import cv2
 import numpy as np
 
-from nano_vision.coords import to_normalised
-from nano_vision.datasets import MANIFEST, manifest_line, Sample, xy_file_name
-from nano_vision.synthetic import make_scene
+from nano_vision.datasets.layout import MANIFEST, manifest_line, Sample, xy_file_name
+from nano_vision.image.coords import to_normalised
+from nano_vision.scenes import make_scene
 
 
 def write_frame(out, manifest, encoded, labels, width, height, uid, stamp_ns=0, source=''):

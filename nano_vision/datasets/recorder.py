@@ -1,7 +1,7 @@
 """Write a labelled dataset that survives crashes: checked names, atomic files, trash (no ROS).
 
 A capture is an image file and one manifest line (the layouts and the line
-format are those of :mod:`nano_vision.datasets`):
+format are those of :mod:`nano_vision.datasets.layout`):
 
 1. the JPEG is written under a hidden temporary name in its category folder,
    flushed to the disk (fsync), then renamed to its final name (``os.replace``
@@ -30,11 +30,11 @@ import uuid
 import cv2
 from PIL import Image as PILImage
 
-from nano_vision.coords import to_normalised, to_pixels
-from nano_vision.datasets import (check_category, CLASSIFICATION, DatasetError,
-                                  IMAGE_SUFFIXES, MANIFEST, manifest_line, parse_xy_name,
-                                  read_manifest, Sample, TASKS, XY, xy_file_name)
-from nano_vision.image_conversion import convert_encoding, ImageConversionError
+from nano_vision.datasets.layout import (check_category, CLASSIFICATION, DatasetError,
+                                         IMAGE_SUFFIXES, MANIFEST, manifest_line, parse_xy_name,
+                                         read_manifest, Sample, TASKS, XY, xy_file_name)
+from nano_vision.image.conversion import convert_encoding, ImageConversionError
+from nano_vision.image.coords import to_normalised, to_pixels
 
 TRASH = '.trash'
 TEMP_SUFFIX = '.tmp'
@@ -249,7 +249,7 @@ class Recorder:
         """Save one frame with a label (and a point for XY datasets); return its Sample.
 
         :param image: pixels as an array in ``encoding`` (rgb8, bgr8, mono8, ...)
-        :param point: ``(x, y)`` normalised to [-1, 1] (see coords.py), XY only
+        :param point: ``(x, y)`` normalised to [-1, 1] (see image/coords.py), XY only
         :param group: uuid of the file name; give the same one to the points of
             one frame (training keeps them on the same side of its split)
         :raises RecorderError: bad label or point, or the files could not be

@@ -1,9 +1,9 @@
 """Render the parameter tables of every node as Markdown (docs/parameters.md).
 
-python -m nano_vision.param_docs > docs/parameters.md
+python -m nano_vision.tools.parameter_docs > docs/parameters.md
 """
 
-from nano_vision.node_parameters import NODE_PARAMETERS
+from nano_vision.nodes.registry import NODE_PARAMETERS
 
 
 def _limits(spec):
@@ -17,9 +17,10 @@ def _limits(spec):
 def render():
     """Return the Markdown page for every node's parameters."""
     lines = ['# Node parameters', '',
-             "Generated from the nodes' declarations by `python -m nano_vision.param_docs`; "
-             'a test keeps this page in step with the code. *Read-only* parameters are read '
-             'at start; the others can be changed at run time with `ros2 param set`.', '']
+             "Generated from the nodes' declarations by "
+             '`python -m nano_vision.tools.parameter_docs`; a test keeps this page in step '
+             'with the code. *Read-only* parameters are read at start; the others can be '
+             'changed at run time with `ros2 param set`.', '']
     for node, specs in NODE_PARAMETERS.items():
         lines += [f'## {node}', '', '| parameter | type | default | range | description |',
                   '|---|---|---|---|---|']

@@ -2,9 +2,9 @@
 
 from dataclasses import dataclass
 
-from nano_vision.image_conversion import SUPPORTED_ENCODINGS
-from nano_vision.params import check_values, ParamSpec
-from nano_vision.sources import parse_source, SourceSpec
+from nano_vision.camera.sources import parse_source, SourceSpec
+from nano_vision.image.conversion import SUPPORTED_ENCODINGS
+from nano_vision.parameters import check_values, ParamSpec
 
 CAMERA_PARAMETERS = (
     ParamSpec('source', '/dev/video0',

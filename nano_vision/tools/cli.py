@@ -21,14 +21,14 @@ EXAMPLES = __doc__.split('\n\n', 1)[1]
 
 
 def _dataset_stats(args):
-    from nano_vision.datasets import describe, load_dataset
+    from nano_vision.datasets.layout import describe, load_dataset
     dataset = load_dataset(args.data, task=args.task, names=_names(args.names))
     print('\n'.join(describe(dataset)))
     return 0
 
 
 def _dataset_synth(args):
-    from nano_vision.synthetic_dataset import write_synthetic_dataset
+    from nano_vision.datasets.synth import write_synthetic_dataset
     samples = write_synthetic_dataset(args.scene, args.out, args.count, args.size, args.seed)
     print(f'wrote {len(samples)} images of synthetic:{args.scene} to {args.out}')
     return 0
@@ -172,7 +172,8 @@ def _export(args):
 
 
 def _demo(args):
-    from nano_vision.demo import DemoError, run_demo
+    from nano_vision.tools.demo.plan import DemoError
+    from nano_vision.tools.demo.run import run_demo
     try:
         run_demo(args.project, args.out, quick=args.quick, seconds=args.seconds)
     except DemoError as exc:
@@ -368,7 +369,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format='%(levelname)s %(name)s: %(message)s')
-    from nano_vision.datasets import DatasetError
+    from nano_vision.datasets.layout import DatasetError
     expected = (DatasetError, ValueError, OSError)
     try:
         from nano_vision.ml.weights import WeightsError

@@ -2,7 +2,7 @@
 
 import cv2
 
-from nano_vision.coords import to_pixels
+from nano_vision.image.coords import to_pixels
 
 # Distinct colours (RGB) for keypoints, in order.
 PALETTE = ((255, 64, 64), (64, 200, 64), (64, 128, 255), (255, 200, 0), (200, 64, 255),

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from nano_vision.params import check_values, ParamSpec
+from nano_vision.parameters import check_values, ParamSpec
 
 _MODEL = ParamSpec('model', '', 'Model file: a .pt checkpoint from nano-vision train or an '
                    '.onnx file from nano-vision export (class or keypoint names and '

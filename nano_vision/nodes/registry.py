@@ -1,11 +1,11 @@
 """Parameter table of every node, by executable name (for tests, launch checks and docs)."""
 
-from nano_vision.camera_config import CAMERA_PARAMETERS
-from nano_vision.inference_config import (CLASSIFIER_PARAMETERS, OVERLAY_PARAMETERS,
+from nano_vision.camera.config import CAMERA_PARAMETERS
+from nano_vision.control.steering import STEERING_PARAMETERS
+from nano_vision.datasets.recorder_config import RECORDER_PARAMETERS
+from nano_vision.inference.config import (CLASSIFIER_PARAMETERS, OVERLAY_PARAMETERS,
                                           REGRESSOR_PARAMETERS)
-from nano_vision.recorder_config import RECORDER_PARAMETERS
-from nano_vision.sim import SIM_PARAMETERS
-from nano_vision.steering import STEERING_PARAMETERS
+from nano_vision.scenes.line_following import SIM_PARAMETERS
 
 NODE_PARAMETERS = {
     'camera': CAMERA_PARAMETERS,

@@ -8,7 +8,7 @@ One string selects the source (the camera node's ``source`` parameter):
 ``gst:<pipeline>``             any GStreamer pipeline ending in an appsink
 ``path/to/video.mp4``          video file (``loop`` restarts it)
 ``path/to/folder``             images of a folder, in name order (``loop`` restarts)
-``synthetic:face``             synthetic scene with ground truth (see synthetic.py)
+``synthetic:face``             synthetic scene with ground truth (see scenes/)
 =============================  ==================================================
 
 A source yields :class:`Frame` objects: pixels in the encoding the source
@@ -24,7 +24,8 @@ import time
 
 import cv2
 
-from nano_vision.synthetic import make_scene, SceneAnimator, SceneTruth
+from nano_vision.scenes import make_scene
+from nano_vision.scenes.base import SceneAnimator, SceneTruth
 
 logger = logging.getLogger(__name__)
 

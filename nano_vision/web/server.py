@@ -36,9 +36,9 @@ import os
 import threading
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from nano_vision.recorder import RecorderError
+from nano_vision.datasets.recorder import RecorderError
 
-WEB_ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'web')
+WEB_ROOT = os.path.dirname(os.path.abspath(__file__))
 STATIC = {'/': ('index.html', 'text/html; charset=utf-8'),
           '/app.js': ('app.js', 'text/javascript; charset=utf-8'),
           '/style.css': ('style.css', 'text/css; charset=utf-8')}
@@ -51,7 +51,7 @@ LOGGER = logging.getLogger(__name__)
 class LabellingServer:
     """Serve the page and API of ``app`` on ``host:port`` from a background thread.
 
-    ``app`` gives ``recorder`` (a :class:`~nano_vision.recorder.Recorder`),
+    ``app`` gives ``recorder`` (a :class:`~nano_vision.datasets.recorder.Recorder`),
     ``state()`` (a JSON-able dict), ``frame_jpeg()`` (bytes or None) and
     ``capture(label, point)`` (a Sample; raises RecorderError).
 

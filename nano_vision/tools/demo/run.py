@@ -10,13 +10,12 @@
 5. pictures: a montage of annotated frames, the training curves, a short video.
 
 Pure of rclpy and torch at import: training imports nano_vision.ml and the live
-step nano_vision.nodes.demo_monitor when they run.
+step nano_vision.tools.demo.monitor when they run.
 """
 
 from collections import deque
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict
 import json
-import math
 import os
 import shutil
 import signal
@@ -25,251 +24,16 @@ import sys
 import time
 import uuid
 
-import cv2
-import numpy as np
+from nano_vision.runtime.dds import profile_environment, profile_file
+from nano_vision.tools.demo.media import make_montage, MONTAGE_FRAMES, write_png, write_video
+from nano_vision.tools.demo.plan import DATASET_MARK, DemoError, make_plan
+from nano_vision.tools.demo.score import format_summary, stats_summary
 
-from nano_vision.coords import to_normalised
-from nano_vision.dds import profile_environment, profile_file
-from nano_vision.stamp_match import StampMatcher
-from nano_vision.track import HELD_OUT_TRACK
-
-# The montage: this many annotated frames, spread over the live run.
-MONTAGE_FRAMES = 12
-MONTAGE_COLUMNS = 4
-# The video: the last this-many seconds of annotated frames.
-VIDEO_SECONDS = 8.0
-# Frames kept in memory for the video (at most VIDEO_SECONDS of them are written).
-VIDEO_BUFFER = 400
-# Marks a dataset folder as the demo's own, which the next run may replace.
-DATASET_MARK = '.nano_vision_demo'
 # Seconds the model node may take to load its model and publish a first result.
 FIRST_RESULT_TIMEOUT_SEC = 180.0
 
 
-class DemoError(RuntimeError):
-    """A step of the demo failed; the message says which and what to look at."""
-
-
-@dataclass(frozen=True)
-class DemoPlan:
-    """What the demo does for one project: dataset, training and live settings."""
-
-    project: str
-    scene: str
-    task: str
-    model_node: str
-    count: int
-    dataset_size: int
-    image_size: int
-    epochs: int
-    seconds: float
-    frame_size: int = 224
-    fps: float = 15.0
-    steering: str = ''
-    track: str = HELD_OUT_TRACK
-
-
-# The sets of docs/training.md's reference runs (same data and seeds), trained with
-# nano-vision train's defaults (batch size and learning rate from the set's size) for a fixed
-# number of epochs. face_xy and thumbs: RMSE about 3 px at 112 px and accuracy 1.000.
-# line_following: then more than a lap of the held-out track in 30 s (the bench's 3000
-# images are not needed to drive).
-PROJECTS = {
-    'face_xy': DemoPlan('face_xy', 'face', 'xy', 'regressor', count=250, dataset_size=112,
-                        image_size=112, epochs=26, seconds=20.0, steering='motors_off'),
-    'thumbs': DemoPlan('thumbs', 'thumbs', 'classification', 'classifier', count=400,
-                       dataset_size=224, image_size=112, epochs=15, seconds=20.0),
-    'line_following': DemoPlan('line_following', 'line_following', 'xy', 'regressor',
-                               count=1200, dataset_size=128, image_size=96, epochs=10,
-                               seconds=30.0, steering='driving'),
-}
-
-# --quick: every step and file, in seconds (the model is not expected to be good).
-QUICK = {'count': 24, 'dataset_size': 64, 'image_size': 64, 'epochs': 1, 'seconds': 5.0}
-
-
-def make_plan(project, quick=False, seconds=None):
-    """Return the :class:`DemoPlan` of ``project``, shrunk by ``quick``, live for ``seconds``.
-
-    :raises ValueError: an unknown project or a bad number of seconds
-    """
-    try:
-        plan = PROJECTS[project]
-    except KeyError:
-        raise ValueError(f'unknown project {project!r}; available: '
-                         f'{", ".join(PROJECTS)}') from None
-    if quick:
-        plan = replace(plan, **QUICK)
-    if seconds is not None:
-        if not seconds > 0:
-            raise ValueError(f'seconds must be > 0, got {seconds}')
-        plan = replace(plan, seconds=float(seconds))
-    return plan
-
-
 # ---------------------------------------------------------------- live scoring
-
-
-class LiveScore:
-    """Pair predictions with the ground truth of their frame and score them.
-
-    Predictions and truths are plain dictionaries (the monitor converts the
-    messages): ``{'label': str}`` for classifiers, ``{'points': {name: (u, v)},
-    'width': w, 'height': h}`` for point models; paired by stamp.
-    """
-
-    def __init__(self, capacity=300):
-        """Pair within the last ``capacity`` unpaired items of each kind."""
-        self.matcher = StampMatcher(capacity)
-        self.pairs = []
-        self.predictions = 0
-        self.truths = 0
-
-    def add_truth(self, stamp, truth):
-        """Add the ground truth of the frame stamped ``stamp`` (nanoseconds)."""
-        self.truths += 1
-        self._keep(self.matcher.add_frame(stamp, truth))
-
-    def add_prediction(self, stamp, prediction):
-        """Add the prediction for the frame stamped ``stamp`` (nanoseconds)."""
-        self.predictions += 1
-        self._keep(self.matcher.add_prediction(stamp, prediction))
-
-    def _keep(self, pair):
-        if pair is not None:
-            self.pairs.append(pair)
-
-    def summary(self):
-        """Return the live accuracy: label accuracy, or point errors (normalised and pixels)."""
-        result = {'predictions': self.predictions, 'frames_with_truth': len(self.pairs)}
-        if not self.pairs:
-            return result
-        if 'label' in self.pairs[0][1]:
-            correct = [truth['label'] == p['label'] for truth, p in self.pairs]
-            result['accuracy'] = round(float(np.mean(correct)), 4)
-            return result
-        squared, squared_px, per_name = [], [], {}
-        for truth, prediction in self.pairs:
-            width, height = truth['width'], truth['height']
-            for name, (u, v) in truth['points'].items():
-                if name not in prediction['points']:
-                    continue
-                pu, pv = prediction['points'][name]
-                x, y = to_normalised(u, v, width, height)
-                px, py = to_normalised(pu, pv, width, height)
-                d2 = (px - x) ** 2 + (py - y) ** 2
-                d2_px = (pu - u) ** 2 + (pv - v) ** 2
-                squared.append(d2)
-                squared_px.append(d2_px)
-                per_name.setdefault(name, []).append(math.sqrt(d2_px))
-        if not squared:
-            return result
-        width, height = self.pairs[0][0]['width'], self.pairs[0][0]['height']
-        result.update(
-            rmse=round(math.sqrt(float(np.mean(squared))), 4),
-            rmse_px=round(math.sqrt(float(np.mean(squared_px))), 2),
-            frame_size=f'{width}x{height}',
-            median_px={name: round(float(np.median(d)), 2) for name, d in per_name.items()})
-        return result
-
-
-def track_summary(states):
-    """Return laps and |cross-track error| of TrackState-like records while the robot moved.
-
-    :param states: objects with ``linear``, ``progress``, ``laps``,
-        ``cross_track_error`` and ``on_track`` (messages or namespaces), in order
-    """
-    moving = [s for s in states if s.linear != 0.0 or s.progress != 0.0]
-    if not states:
-        return {'laps': 0, 'progress': 0.0, 'frames': 0}
-    result = {'track_frames': len(states), 'laps': int(states[-1].laps),
-              'progress': round(float(states[-1].progress), 3), 'frames': len(moving)}
-    if moving:
-        errors = np.abs([s.cross_track_error for s in moving])
-        result.update(mean_abs_cte_m=round(float(errors.mean()), 4),
-                      max_abs_cte_m=round(float(errors.max()), 4),
-                      on_track_fraction=round(float(np.mean([s.on_track for s in moving])), 4))
-    return result
-
-
-class FrameKeeper:
-    """Keep annotated frames for the montage (spread over the run) and the video (the end)."""
-
-    def __init__(self, montage_every_sec=1.0, video_buffer=VIDEO_BUFFER):
-        """Keep one montage frame per ``montage_every_sec``; the last ``video_buffer`` frames."""
-        self.montage_every_sec = montage_every_sec
-        self.montage = []
-        self.video = deque(maxlen=video_buffer)
-        self.count = 0
-        self._last_montage = None
-
-    def add(self, seconds, image):
-        """Add an RGB frame received ``seconds`` after some fixed start."""
-        self.count += 1
-        self.video.append((seconds, image))
-        if self._last_montage is None or seconds - self._last_montage >= \
-                self.montage_every_sec:
-            self.montage.append(image)
-            self._last_montage = seconds
-
-    def montage_frames(self, count=MONTAGE_FRAMES):
-        """Return up to ``count`` montage frames, evenly spread."""
-        if len(self.montage) <= count:
-            return list(self.montage)
-        picks = np.linspace(0, len(self.montage) - 1, count).round().astype(int)
-        return [self.montage[i] for i in picks]
-
-    def video_frames(self, seconds=VIDEO_SECONDS):
-        """Return ``(frames, fps)``: the last ``seconds`` of frames and their rate."""
-        if not self.video:
-            return [], 0.0
-        end = self.video[-1][0]
-        kept = [(t, image) for t, image in self.video if t >= end - seconds]
-        span = kept[-1][0] - kept[0][0]
-        fps = (len(kept) - 1) / span if span > 0 and len(kept) > 1 else 1.0
-        return [image for _, image in kept], min(60.0, max(1.0, fps))
-
-
-def make_montage(frames, columns=MONTAGE_COLUMNS, tile=224):
-    """Return one RGB image with ``frames`` tiled ``columns`` wide, each resized to ``tile``."""
-    if not frames:
-        raise ValueError('no frames for the montage')
-    rows = math.ceil(len(frames) / columns)
-    height = tile * frames[0].shape[0] // frames[0].shape[1]
-    canvas = np.zeros((rows * height, columns * tile, 3), np.uint8)
-    for i, frame in enumerate(frames):
-        r, c = divmod(i, columns)
-        canvas[r * height:(r + 1) * height, c * tile:(c + 1) * tile] = cv2.resize(
-            frame, (tile, height), interpolation=cv2.INTER_AREA)
-    return canvas
-
-
-def write_png(path, rgb):
-    """Write an RGB image as PNG; return ``path``."""
-    if not cv2.imwrite(path, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
-        raise OSError(f'could not write {path}')
-    return path
-
-
-def write_video(stem, frames, fps):
-    """Write RGB ``frames`` as ``<stem>.mp4`` (mp4v), or ``<stem>.avi`` (MJPG); return the path.
-
-    :raises OSError: neither codec can be written by this OpenCV
-    """
-    if not frames:
-        raise ValueError('no frames for the video')
-    height, width = frames[0].shape[:2]
-    for suffix, codec in (('.mp4', 'mp4v'), ('.avi', 'MJPG')):
-        path = stem + suffix
-        writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*codec), fps, (width, height))
-        if not writer.isOpened():
-            continue
-        for frame in frames:
-            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-        writer.release()
-        if os.path.getsize(path) > 0:
-            return path
-    raise OSError('this OpenCV can write neither mp4v (.mp4) nor MJPG (.avi) video')
 
 
 # ---------------------------------------------------------------- the steps
@@ -409,7 +173,7 @@ def run_live(plan, model, out, echo=None):
     echo = echo or _say
     _ros_environment()
     try:
-        from nano_vision.nodes.demo_monitor import DemoMonitor
+        from nano_vision.tools.demo.monitor import DemoMonitor
     except ImportError as exc:
         raise DemoError(f'the live step needs ROS 2 and the built workspace ({exc}): run '
                         'make setup, then . ./activate.sh') from None
@@ -449,66 +213,6 @@ def run_live(plan, model, out, echo=None):
 # ---------------------------------------------------------------- report
 
 
-def _stats_summary(stats):
-    if not stats:
-        return {}
-    return {key: (round(value, 2) if isinstance(value, float) else value)
-            for key, value in stats.items()}
-
-
-def format_summary(summary):
-    """Return the summary as the lines printed at the end of the demo."""
-    lines = [f'nano_vision demo: {summary["project"]} ({summary["mode"]})']
-    val = summary['validation']
-    if 'accuracy' in val:
-        lines.append(f'  validation    accuracy {val["accuracy"]:.3f} on {val["count"]} images '
-                     f'(best epoch {val["best_epoch"]} of {val["epochs_run"]})')
-    else:
-        lines.append(f'  validation    RMSE {val["rmse"]:.4f} normalised = {val["rmse_px"]:.2f} '
-                     f'px at {val["dataset_size"]} px (best epoch {val["best_epoch"]} of '
-                     f'{val["epochs_run"]})')
-    stats = summary['live']['stats']
-    if stats:
-        lines.append(f'  live          {stats["fps"]:.1f} fps on {stats["backend"]}/'
-                     f'{stats["device"]}; latency p50 {stats["latency_ms_p50"]:.1f} ms, p99 '
-                     f'{stats["latency_ms_p99"]:.1f} ms (model {stats["model_latency_ms_p50"]:.1f}'
-                     f' ms); {stats["frames_processed"]} frames processed, '
-                     f'{stats["frames_dropped"]} dropped')
-    else:
-        lines.append('  live          no statistics received')
-    score = summary['live']['accuracy']
-    if 'accuracy' in score:
-        lines.append(f'  live truth    accuracy {score["accuracy"]:.3f} on '
-                     f'{score["frames_with_truth"]} frames (same stamp as the ground truth)')
-    elif 'rmse' in score:
-        medians = ', '.join(f'{n} {v:.1f}' for n, v in score['median_px'].items())
-        lines.append(f'  live truth    RMSE {score["rmse"]:.4f} normalised = '
-                     f'{score["rmse_px"]:.2f} px at {score["frame_size"]} on '
-                     f'{score["frames_with_truth"]} frames; median px: {medians}')
-    else:
-        lines.append('  live truth    no frame paired with its ground truth')
-    track = summary['live'].get('track')
-    if track is not None:
-        if 'mean_abs_cte_m' in track:
-            lines.append(f'  track         {summary["track"]}: {track["laps"]} laps '
-                         f'({track["progress"]:.2f}), |cross-track error| mean '
-                         f'{100 * track["mean_abs_cte_m"]:.1f} cm, max '
-                         f'{100 * track["max_abs_cte_m"]:.1f} cm, on the track '
-                         f'{100 * track["on_track_fraction"]:.0f} % of the time')
-        else:
-            lines.append(f'  track         {summary["track"]}: the robot did not move')
-    steering = summary['live'].get('steering')
-    if steering is not None:
-        lines.append(f'  steering      {steering["commands"]} commands ({steering["mode"]}), '
-                     f'{steering["following"]} while following a target; turn rate '
-                     f'{steering["angular_min"]:+.2f} to {steering["angular_max"]:+.2f} rad/s')
-    lines.append(f'  files         {", ".join(summary["files"].values())} in {summary["out"]}')
-    lines.append(f'  time          {summary["seconds"]["total"]:.0f} s (dataset '
-                 f'{summary["seconds"]["dataset"]:.0f}, training '
-                 f'{summary["seconds"]["training"]:.0f}, live {summary["seconds"]["live"]:.0f})')
-    return lines
-
-
 def run_demo(project='face_xy', out='demo_out', quick=False, seconds=None, echo=None):
     """Run the demo of ``project`` into the folder ``out``; return the summary dictionary.
 
@@ -526,7 +230,7 @@ def run_demo(project='face_xy', out='demo_out', quick=False, seconds=None, echo=
     echo(f'[1/5] dataset: {plan.count} frames of {scene} at {plan.dataset_size} px, '
          f'labelled from its ground truth -> {data}')
     started = time.monotonic()
-    from nano_vision.synthetic_dataset import write_synthetic_dataset
+    from nano_vision.datasets.synth import write_synthetic_dataset
     _clear_dataset(data)
     samples = write_synthetic_dataset(plan.scene, data, plan.count, plan.dataset_size, seed=1)
     open(os.path.join(data, DATASET_MARK), 'w').close()
@@ -565,7 +269,7 @@ def run_demo(project='face_xy', out='demo_out', quick=False, seconds=None, echo=
     summary = {
         'project': plan.project, 'mode': 'quick' if quick else 'full', 'out': out,
         'plan': asdict(plan), 'validation': validation,
-        'live': {'seconds': plan.seconds, 'stats': _stats_summary(record['stats']),
+        'live': {'seconds': plan.seconds, 'stats': stats_summary(record['stats']),
                  'accuracy': record['score'], 'annotated_frames': frames.count,
                  'video_frames': len(video), 'video_fps': round(fps, 1)},
         'files': files, 'seconds': {k: round(v, 1) for k, v in timing.items()},

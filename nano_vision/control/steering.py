@@ -1,7 +1,7 @@
 """Steering from a target point: the JetBot road-following law, limits and a watchdog (no ROS).
 
 The regressor gives a target point ``(x, y)`` in normalised image
-coordinates (x right, y down, both in [-1, 1]; see coords.py). As in JetBot's
+coordinates (x right, y down, both in [-1, 1]; see image/coords.py). As in JetBot's
 road following, the target's bearing is ``angle = atan2(x, (0.5 - y) / 2)``:
 0 straight ahead, positive to the right. The turn rate is a PD law on it,
 
@@ -21,7 +21,7 @@ other command.
 from dataclasses import dataclass
 import math
 
-from nano_vision.params import check_values, ParamSpec
+from nano_vision.parameters import check_values, ParamSpec
 
 STEERING_PARAMETERS = (
     ParamSpec('input', 'point',

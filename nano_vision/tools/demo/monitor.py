@@ -1,10 +1,10 @@
 """The demo's observer: reads the live pipeline's topics in a private rclpy context.
 
-Used by nano_vision/demo.py (``nano-vision demo``); not a node executable.
+Used by nano_vision/tools/demo/run.py (``nano-vision demo``); not a node executable.
 Subscribes in the demo's namespace to the model node's ``~/stats``, its
 results, ``ground_truth``, ``image_annotated`` and, when asked,
 ``track_state`` and ``steering/command``; turns the messages into the plain
-records the pure scoring in nano_vision/demo.py works on.
+records the pure scoring in nano_vision/tools/demo/run.py works on.
 """
 
 import time
@@ -16,11 +16,12 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import Image
 
-from nano_vision.dds import on_loopback
-from nano_vision.demo import FrameKeeper, LiveScore, track_summary
-from nano_vision.image_conversion import convert_encoding, ImageConversionError
-from nano_vision.image_conversion import image_msg_to_numpy
+from nano_vision.image.conversion import convert_encoding, ImageConversionError
+from nano_vision.image.conversion import image_msg_to_numpy
 from nano_vision.nodes.inference import stamp_ns
+from nano_vision.runtime.dds import on_loopback
+from nano_vision.tools.demo.media import FrameKeeper
+from nano_vision.tools.demo.score import LiveScore, track_summary
 
 STATS_FIELDS = ('backend', 'device', 'fps', 'model_latency_ms_p50', 'model_latency_ms_p99',
                 'latency_ms_p50', 'latency_ms_p99', 'frames_received', 'frames_processed',

@@ -19,10 +19,10 @@ import math
 import cv2
 import numpy as np
 
-from nano_vision.params import check_values, ParamSpec
-from nano_vision.synthetic import (apply_lighting, Lighting, random_lighting, Scene,
-                                   SceneTruth, TruthPoint)
-from nano_vision.track import HELD_OUT_TRACK, LapCounter, Track, TRACKS, TRAINING_TRACKS
+from nano_vision.parameters import check_values, ParamSpec
+from nano_vision.scenes.base import (apply_lighting, Lighting, random_lighting, Scene, SceneTruth,
+                                     TruthPoint)
+from nano_vision.scenes.track import HELD_OUT_TRACK, LapCounter, Track, TRACKS, TRAINING_TRACKS
 
 FLOORS = ('wood', 'carpet', 'concrete', 'tiles')
 TAPES = {'yellow': (230, 200, 40), 'white': (235, 235, 230), 'black': (25, 25, 28),

@@ -2,9 +2,9 @@
 
 from dataclasses import dataclass
 
-from nano_vision.datasets import TASKS
-from nano_vision.params import check_values, ParamSpec
-from nano_vision.recorder import check_label, RecorderError
+from nano_vision.datasets.layout import TASKS
+from nano_vision.datasets.recorder import check_label, RecorderError
+from nano_vision.parameters import check_values, ParamSpec
 
 LABEL_SOURCES = ('fixed', 'ground_truth')
 

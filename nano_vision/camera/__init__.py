@@ -1,0 +1,1 @@
+"""Camera sources, calibration files and the camera node's parameters (no rclpy)."""

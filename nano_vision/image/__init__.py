@@ -1,0 +1,1 @@
+"""Images: ROS message conversion, preprocessing, drawing, coordinates (no rclpy, no torch)."""

@@ -1,0 +1,32 @@
+"""Synthetic scenes with ground truth, for running and testing without a camera.
+
+``face``
+    A cartoon face with the course's points ``nose``, ``left_eye`` and ``right_eye``
+    (face.py).
+``thumbs``
+    A fist with its thumb up or down (thumbs.py).
+``line_following``
+    A small robot's forward camera over a floor with a tape line on it, with the
+    point ``target`` on the line ahead (JetBot road following); the simulator that
+    drives it lives beside it (line_following.py). Datasets show the training tracks only.
+
+The shared parts (states, truth, lighting, :class:`~nano_vision.scenes.base.SceneAnimator`)
+are in base.py; the tracks in track.py.
+"""
+
+from nano_vision.scenes.face import FaceScene
+from nano_vision.scenes.line_following import LineFollowingScene
+from nano_vision.scenes.thumbs import ThumbsScene
+
+#: Scene name -> class of every synthetic scene.
+SCENES = {FaceScene.name: FaceScene, ThumbsScene.name: ThumbsScene,
+          LineFollowingScene.name: LineFollowingScene}
+
+
+def make_scene(name, **kwargs):
+    """Return a new scene called ``name`` (one of :data:`SCENES`)."""
+    try:
+        return SCENES[name](**kwargs)
+    except KeyError:
+        raise ValueError(
+            f'unknown synthetic scene {name!r}; available: {", ".join(SCENES)}') from None

@@ -1,0 +1,1 @@
+"""The nano-vision command: datasets, training, prediction, export, the demo, docs."""

@@ -1,0 +1,71 @@
+"""What the demo does for each project: dataset, training and live settings."""
+
+from dataclasses import dataclass, replace
+
+from nano_vision.scenes.track import HELD_OUT_TRACK
+
+
+# Marks a dataset folder as the demo's own, which the next run may replace.
+DATASET_MARK = '.nano_vision_demo'
+
+
+class DemoError(RuntimeError):
+    """A step of the demo failed; the message says which and what to look at."""
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    """What the demo does for one project: dataset, training and live settings."""
+
+    project: str
+    scene: str
+    task: str
+    model_node: str
+    count: int
+    dataset_size: int
+    image_size: int
+    epochs: int
+    seconds: float
+    frame_size: int = 224
+    fps: float = 15.0
+    steering: str = ''
+    track: str = HELD_OUT_TRACK
+
+
+# The sets of docs/training.md's reference runs (same data and seeds), trained with
+# nano-vision train's defaults (batch size and learning rate from the set's size) for a fixed
+# number of epochs. face_xy and thumbs: RMSE about 3 px at 112 px and accuracy 1.000.
+# line_following: then more than a lap of the held-out track in 30 s (the bench's 3000
+# images are not needed to drive).
+PROJECTS = {
+    'face_xy': DemoPlan('face_xy', 'face', 'xy', 'regressor', count=250, dataset_size=112,
+                        image_size=112, epochs=26, seconds=20.0, steering='motors_off'),
+    'thumbs': DemoPlan('thumbs', 'thumbs', 'classification', 'classifier', count=400,
+                       dataset_size=224, image_size=112, epochs=15, seconds=20.0),
+    'line_following': DemoPlan('line_following', 'line_following', 'xy', 'regressor',
+                               count=1200, dataset_size=128, image_size=96, epochs=10,
+                               seconds=30.0, steering='driving'),
+}
+
+
+# --quick: every step and file, in seconds (the model is not expected to be good).
+QUICK = {'count': 24, 'dataset_size': 64, 'image_size': 64, 'epochs': 1, 'seconds': 5.0}
+
+
+def make_plan(project, quick=False, seconds=None):
+    """Return the :class:`DemoPlan` of ``project``, shrunk by ``quick``, live for ``seconds``.
+
+    :raises ValueError: an unknown project or a bad number of seconds
+    """
+    try:
+        plan = PROJECTS[project]
+    except KeyError:
+        raise ValueError(f'unknown project {project!r}; available: '
+                         f'{", ".join(PROJECTS)}') from None
+    if quick:
+        plan = replace(plan, **QUICK)
+    if seconds is not None:
+        if not seconds > 0:
+            raise ValueError(f'seconds must be > 0, got {seconds}')
+        plan = replace(plan, seconds=float(seconds))
+    return plan
