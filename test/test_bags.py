@@ -21,8 +21,10 @@ from rclpy.serialization import deserialize_message, serialize_message  # noqa: 
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
-from nano_vision.bags import (BagError, BagRecorder, dataset_from_bag,  # noqa: E402
-                              DEFAULT_CHUNK_BYTES, open_bag)
+from nano_vision.bags.errors import BagError  # noqa: E402
+from nano_vision.bags.read import open_bag  # noqa: E402
+from nano_vision.bags.record import BagRecorder, DEFAULT_CHUNK_BYTES  # noqa: E402
+from nano_vision.bags.to_dataset import dataset_from_bag  # noqa: E402
 from nano_vision.datasets.layout import load_dataset  # noqa: E402
 from nano_vision.image.conversion import (compressed_msg_to_numpy,  # noqa: E402
                                           image_msg_to_numpy, numpy_to_compressed_msg,
@@ -160,7 +162,7 @@ import sys
 import numpy as np
 from rclpy.serialization import serialize_message
 from sensor_msgs.msg import CompressedImage, Image
-from nano_vision.bags import BagRecorder
+from nano_vision.bags.record import BagRecorder
 from nano_vision.image.conversion import numpy_to_compressed_msg, numpy_to_image_msg
 from nano_vision.scenes import make_scene
 

@@ -12,7 +12,8 @@ GroundTruth = nano_vision_msgs.GroundTruth
 
 from rclpy.parameter import Parameter  # noqa: E402
 
-from nano_vision.bags import dataset_from_bag, open_bag  # noqa: E402
+from nano_vision.bags.read import open_bag  # noqa: E402
+from nano_vision.bags.to_dataset import dataset_from_bag  # noqa: E402
 from nano_vision.datasets.layout import load_dataset  # noqa: E402
 from nano_vision.nodes.camera import CameraNode  # noqa: E402
 from nano_vision.nodes.dataset_recorder import DatasetRecorderNode  # noqa: E402

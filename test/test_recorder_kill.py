@@ -30,7 +30,7 @@ if Capture is None:  # an uninstalled nano_vision_msgs imports as an empty names
 from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
-from nano_vision.bags import open_bag  # noqa: E402
+from nano_vision.bags.read import open_bag  # noqa: E402
 from nano_vision.datasets.layout import MANIFEST  # noqa: E402
 from nano_vision.nodes.messages import image_msg  # noqa: E402
 

@@ -108,7 +108,9 @@ class DatasetRecorderNode(Node):
     # -- bag -----------------------------------------------------------------
 
     def _open_bag(self, path):
-        from nano_vision.bags import BagError, BagRecorder  # rosbags only when asked for
+        # mcap and rosbags only when asked for
+        from nano_vision.bags.errors import BagError
+        from nano_vision.bags.record import BagRecorder
         try:
             self.bag = BagRecorder(path, storage='mcap')
         except BagError as exc:

@@ -35,7 +35,8 @@ def _dataset_synth(args):
 
 
 def _dataset_from_bag(args):
-    from nano_vision.bags import BagError, dataset_from_bag
+    from nano_vision.bags.errors import BagError
+    from nano_vision.bags.to_dataset import dataset_from_bag
     try:
         report = dataset_from_bag(args.bag, args.out, args.topic, every=args.every,
                                   start=args.start, end=args.end, label=args.label,

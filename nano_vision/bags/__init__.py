@@ -1,0 +1,13 @@
+"""rosbag2 bags in and out without rclpy: record, read, recover, make datasets.
+
+- :mod:`~nano_vision.bags.record`: :class:`~nano_vision.bags.record.BagRecorder`
+  writes mcap (kill-safe: small chunks) or sqlite3 through ``rosbags``;
+- :mod:`~nano_vision.bags.read`: :func:`~nano_vision.bags.read.open_bag` reads any
+  rosbag2 bag through ``rosbags``' ``AnyReader``, and killed recordings up to
+  their last complete record;
+- :mod:`~nano_vision.bags.to_dataset`: :func:`~nano_vision.bags.to_dataset.dataset_from_bag`
+  turns an image topic into a labelled dataset folder;
+- :mod:`~nano_vision.bags.typestore`: the message types (ROS 2 Kilted and
+  ``nano_vision_msgs``) bags are written and decoded with;
+- :mod:`~nano_vision.bags.errors`: :class:`~nano_vision.bags.errors.BagError`.
+"""
