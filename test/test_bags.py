@@ -256,6 +256,70 @@ def test_a_bag_cut_anywhere_reads_up_to_its_last_complete_chunk(tmp_path):
         assert got == [(T0 + i) % SECOND for i in range(expected)]
 
 
+def test_chunks_close_at_chunk_bytes_and_flush_writes_out_the_pending_one(tmp_path):
+    folder = tmp_path / 'live'
+    raw = serialize_message(String(data='x' * 90))
+    record = 9 + 22 + len(raw)  # an mcap message record: header, ids and times, the data
+
+    def on_disk():
+        with open_bag(folder) as seen:  # no metadata.yaml yet: read as a killed recording
+            assert seen.recovered
+            return seen.counts().get('/label', 0)
+
+    with BagRecorder(folder, chunk_bytes=1000) as bag:
+        bag.add_topic('/label', 'std_msgs/msg/String')
+        for i in range(5):
+            bag.write('/label', raw, T0 + i)
+        assert on_disk() == 0  # the chunk is still being filled
+        bag.flush()
+        assert on_disk() == 5
+        for i in range(5, 60):
+            bag.write('/label', raw, T0 + i)
+            assert 0 <= (i + 1 - on_disk()) * record < 1000  # the unfinished chunk
+    with open(folder / 'live.mcap', 'rb') as stream:
+        sizes = [c.uncompressed_size for c in sorted(
+            make_reader(stream).get_summary().chunk_indexes,
+            key=lambda c: c.chunk_start_offset)]
+    assert len(sizes) > 3 and sizes[0] < 1000 and sizes[-1] < 1000 + record
+    assert all(1000 <= size < 1000 + record for size in sizes[1:-1])
+
+
+def test_a_recorded_bag_describes_itself_as_rosbag2_does(tmp_path):
+    import yaml
+    from rosbags.rosbag2 import Reader
+    from nano_vision.bags.typestore import project_typestore
+    with BagRecorder(tmp_path / 'run') as bag:
+        bag.add_topic('/label', 'std_msgs/msg/String')
+        bag.add_topic('/truth', 'nano_vision_msgs/msg/GroundTruth')  # no message
+        for i in range(4):
+            bag.write('/label', serialize_message(String(data=str(i))), T0 + i * SECOND)
+    info = yaml.safe_load((tmp_path / 'run' / 'metadata.yaml').read_text())[
+        'rosbag2_bagfile_information']
+    assert (info['version'], info['storage_identifier'], info['relative_file_paths'],
+            info['message_count']) == (9, 'mcap', ['run.mcap'], 4)
+    assert (info['starting_time'], info['duration']) == (
+        {'nanoseconds_since_epoch': T0}, {'nanoseconds': 3 * SECOND})
+    store = project_typestore()
+    assert [(t['topic_metadata']['name'], t['topic_metadata']['type'],
+             t['topic_metadata']['type_description_hash'], t['message_count'])
+            for t in info['topics_with_message_count']] == [
+        ('/label', 'std_msgs/msg/String', store.hash_rihs01('std_msgs/msg/String'), 4),
+        ('/truth', 'nano_vision_msgs/msg/GroundTruth',
+         store.hash_rihs01('nano_vision_msgs/msg/GroundTruth'), 0)]
+    with open(tmp_path / 'run' / 'run.mcap', 'rb') as stream:  # as rosbag2's mcap plugin keeps it
+        kept = {m.name: m.metadata for m in make_reader(stream).iter_metadata()}
+    assert yaml.safe_load(kept['rosbag2']['serialized_metadata']) == info
+    with Reader(tmp_path / 'run') as reader:  # rosbags reads the folder from metadata.yaml
+        assert (reader.message_count, reader.start_time) == (4, T0)
+        assert {c.topic: (c.msgtype, c.msgcount) for c in reader.connections} == {
+            '/label': ('std_msgs/msg/String', 4),
+            '/truth': ('nano_vision_msgs/msg/GroundTruth', 0)}
+    with BagRecorder(tmp_path / 'empty') as bag:
+        bag.add_topic('/label', 'std_msgs/msg/String')
+    with open_bag(tmp_path / 'empty') as empty:
+        assert not empty.recovered and empty.counts() == {'/label': 0}
+
+
 # ------------------------------------------------- bags from independent writers
 
 IMAGE_MSGDEF = """std_msgs/Header header

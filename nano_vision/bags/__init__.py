@@ -1,7 +1,8 @@
 """rosbag2 bags in and out without rclpy: record, read, recover, make datasets.
 
 - :mod:`~nano_vision.bags.record`: :class:`~nano_vision.bags.record.BagRecorder`
-  writes mcap (kill-safe: small chunks) or sqlite3 through ``rosbags``;
+  writes mcap through the ``mcap`` library in small chunks (kill-safe) or sqlite3
+  through ``rosbags``;
 - :mod:`~nano_vision.bags.read`: :func:`~nano_vision.bags.read.open_bag` reads any
   rosbag2 bag through ``rosbags``' ``AnyReader``, and killed recordings up to
   their last complete record;

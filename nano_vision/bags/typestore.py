@@ -20,6 +20,10 @@ LOG = logging.getLogger(__name__)
 #: Package whose message definitions are registered from ``.msg`` files.
 MSGS_PACKAGE = 'nano_vision_msgs'
 
+#: The distribution whose standard message definitions bags carry.
+ROS_DISTRO = 'kilted'
+_STORE = Stores.ROS2_KILTED
+
 
 def _msg_folder():
     """Return the folder of the ``nano_vision_msgs`` ``.msg`` files, or None."""
@@ -51,7 +55,7 @@ def project_typestore():
     folder, else the source tree); without them only the standard types are
     known.
     """
-    store = get_typestore(Stores.ROS2_KILTED)
+    store = get_typestore(_STORE)
     folder = _msg_folder()
     if folder is None:
         LOG.warning('%s .msg files not found: its types cannot be recorded', MSGS_PACKAGE)
