@@ -1,5 +1,6 @@
 """rosbag2 in and out: bags the project writes read by mcap's own reader, and back."""
 
+import io
 import os
 import signal
 import subprocess
@@ -256,6 +257,83 @@ def test_a_bag_cut_anywhere_reads_up_to_its_last_complete_chunk(tmp_path):
         assert got == [(T0 + i) % SECOND for i in range(expected)]
 
 
+def record_labels(folder, count, chunk_bytes=1):
+    """Record ``count`` String messages; return the sent ``(log time, raw)`` and the mcap bytes."""
+    sent = []
+    with BagRecorder(folder, chunk_bytes=chunk_bytes) as bag:
+        bag.add_topic('/label', 'std_msgs/msg/String')
+        for i in range(count):
+            raw = serialize_message(String(data=f'label {i}'))
+            bag.write('/label', raw, T0 + i)
+            sent.append((T0 + i, raw))
+    return sent, (folder / f'{folder.name}.mcap').read_bytes()
+
+
+def read_cuts(path, data, cuts):
+    """Yield ``(cut, recovered, [(log time, raw)])`` of ``data`` cut short at each of ``cuts``.
+
+    The file ``path`` holds ``data`` and is cut shorter and shorter.
+    """
+    path.write_bytes(data)
+    for cut in sorted(cuts, reverse=True):
+        os.truncate(path, cut)
+        with open_bag(path) as bag:
+            yield cut, bag.recovered, [(t, bytes(raw)) for _, t, raw in bag.messages(['/label'])]
+
+
+def test_a_recording_cut_at_every_byte_of_its_last_chunks_yields_its_complete_messages(
+        tmp_path):
+    sent, data = record_labels(tmp_path / 'whole', 6)  # one message per chunk
+    chunks = sorted((c.chunk_start_offset, c.chunk_start_offset + c.chunk_length)
+                    for c in make_reader(io.BytesIO(data)).get_summary().chunk_indexes)
+    assert len(chunks) == 6
+    # through the last three chunks, their message indexes, the summary and the footer
+    for cut, recovered, got in read_cuts(tmp_path / 'cut.mcap', data,
+                                         range(chunks[3][0], len(data) + 1)):
+        complete = sum(end <= cut for _, end in chunks)
+        assert (recovered, got) == (cut < len(data), sent[:complete]), cut
+
+
+LABEL_IDL = """================================================================================
+IDL: std_msgs/msg/String
+module std_msgs {
+  module msg {
+    struct String {
+      string data;
+    };
+  };
+};
+"""
+
+
+def test_a_killed_unchunked_recording_never_yields_a_message_cut_short(tmp_path):
+    """Another tool's mcap: messages as top-level records, an IDL schema, never finished."""
+    from mcap.writer import Writer as McapWriter
+    stream = io.BytesIO()
+    writer = McapWriter(stream, use_chunking=False)
+    writer.start(profile='ros2')
+    schema = writer.register_schema('std_msgs/msg/String', 'ros2idl', LABEL_IDL.encode())
+    channel = writer.register_channel('/label', 'cdr', schema)
+    sent, ends = [], []
+    for i in range(6):
+        raw = serialize_message(String(data=f'label {i}' * (i + 1)))
+        writer.add_message(channel, T0 + i, raw, T0 + i)
+        sent.append((T0 + i, raw))
+        ends.append(stream.tell())  # the end of the message's record
+    data = stream.getvalue()
+    assert ends[-1] == len(data)
+    for cut, recovered, got in read_cuts(tmp_path / 'cut.mcap', data,
+                                         range(ends[2], len(data) + 1)):
+        complete = sum(end <= cut for end in ends)
+        assert recovered and got == sent[:complete], cut
+    (tmp_path / 'cut.mcap').write_bytes(data)
+    with open_bag(tmp_path / 'cut.mcap') as bag:  # the IDL schema decodes
+        assert bag.topics == {'/label': 'std_msgs/msg/String'}
+        assert [bag.deserialize(raw, 'std_msgs/msg/String').data
+                for _, _, raw in bag.messages(['/label'])] == [
+            f'label {i}' * (i + 1) for i in range(6)]
+
+
 def test_chunks_close_at_chunk_bytes_and_flush_writes_out_the_pending_one(tmp_path):
     folder = tmp_path / 'live'
     raw = serialize_message(String(data='x' * 90))
@@ -318,6 +396,14 @@ def test_a_recorded_bag_describes_itself_as_rosbag2_does(tmp_path):
         bag.add_topic('/label', 'std_msgs/msg/String')
     with open_bag(tmp_path / 'empty') as empty:
         assert not empty.recovered and empty.counts() == {'/label': 0}
+
+
+def test_a_file_that_is_not_mcap_is_refused_clearly(tmp_path):
+    for name, data in (('empty', b''), ('text', b'these are not the bytes of a bag\n' * 4)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / f'{name}.mcap').write_bytes(data)
+        with pytest.raises(BagError, match=f'{name}.mcap is not .*mcap file'):
+            open_bag(tmp_path / name)
 
 
 # ------------------------------------------------- bags from independent writers

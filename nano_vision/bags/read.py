@@ -4,169 +4,26 @@ Bags that were closed (a folder with ``metadata.yaml``, or one ``.mcap`` or
 ``.db3`` file, mcap or sqlite3, with or without embedded definitions) are read
 by ``rosbags``' ``AnyReader``, with
 :func:`~nano_vision.bags.typestore.project_typestore` for bags that carry no
-definitions. A killed recording has no summary, index or ``metadata.yaml``:
-:func:`open_bag` then reads its ``.mcap`` file record by record up to the
-last complete one.
+definitions. A killed recording (an mcap file without summary or footer, and
+no ``metadata.yaml``) is read up to its last complete record by
+:class:`~nano_vision.bags.recover.RecoveredMcap`.
 """
 
 from collections import Counter
 from dataclasses import dataclass, field
 import glob
-import io
 import logging
 import os
 from pathlib import Path
 
-from mcap.exceptions import McapError
-from mcap.records import Channel, Message, Schema
-from mcap.stream_reader import StreamReader
 from rosbags.highlevel import AnyReader, AnyReaderError
-from rosbags.typesys import (get_types_from_idl, get_types_from_msg, get_typestore, Stores,
-                             TypesysError)
+from rosbags.typesys import TypesysError
 
 from nano_vision.bags.errors import BagError
+from nano_vision.bags.recover import RecoveredMcap
 from nano_vision.bags.typestore import project_typestore
 
 LOG = logging.getLogger(__name__)
-
-_MCAP_MAGIC = b'\x89MCAP0\r\n'
-
-
-def _types_from_definition(msgtype, encoding, text):
-    """Return the type definitions of one bag schema (``ros2msg`` or ``ros2idl``)."""
-    if encoding == 'ros2msg':
-        return get_types_from_msg(text, msgtype)
-    if encoding == 'ros2idl':
-        separator = '=' * 80 + '\n'
-        if text.startswith(separator + 'IDL: '):
-            types = {}
-            for part in text.split(separator)[1:]:
-                types.update(get_types_from_idl(part.split('\n', 1)[1]))
-            return types
-        return get_types_from_idl(text)
-    return {}
-
-
-def _complete_length(stream, size):
-    """Return the end of the last complete top-level MCAP record of ``stream``.
-
-    A record is an opcode byte, a little-endian uint64 length and its body:
-    an MCAP file cut short by a killed writer ends inside a record.
-    """
-    stream.seek(0)
-    if stream.read(8) != _MCAP_MAGIC:
-        return 0
-    end = 8
-    while end + 9 <= size:
-        stream.seek(end + 1)
-        length = int.from_bytes(stream.read(8), 'little')
-        if end + 9 + length > size:
-            break
-        end += 9 + length
-    return end
-
-
-class _Prefix(io.RawIOBase):
-    """The first ``length`` bytes of a binary file, read-only."""
-
-    def __init__(self, stream, length):
-        self._stream = stream
-        self._left = length
-        stream.seek(0)
-
-    def readable(self):
-        return True
-
-    def readinto(self, buffer):
-        count = min(len(buffer), self._left)
-        data = self._stream.read(count)
-        buffer[:len(data)] = data
-        self._left -= len(data)
-        return len(data)
-
-
-class _RecoveredMcap:
-    """An mcap file without summary or footer (a killed recording), read record by record.
-
-    Everything up to the last complete record is read; a cut record at the
-    end is left out.
-    """
-
-    def __init__(self, path):
-        self.path = path
-        self._stream = open(path, 'rb')
-        size = os.fstat(self._stream.fileno()).st_size
-        self.length = _complete_length(self._stream, size)
-        self.cut_bytes = size - self.length
-        if self.length == 0:
-            self._stream.close()
-            raise BagError(f'{path} is not an mcap file')
-        try:
-            self._scan()
-        except BaseException:
-            self._stream.close()
-            raise
-
-    def _scan(self):
-        """Find the topics, types, counts and time span of the complete records."""
-        self.topics, self._counts, self._schemas, channels = {}, Counter(), {}, {}
-        self.start_ns = self.end_ns = None
-        for record in self._records():
-            if isinstance(record, Schema):
-                self._schemas[record.id] = record
-            elif isinstance(record, Channel):
-                channels[record.id] = record.topic
-                schema = self._schemas.get(record.schema_id)
-                self.topics[record.topic] = schema.name if schema else ''
-            elif isinstance(record, Message):
-                self._counts[channels.get(record.channel_id, '')] += 1
-                t = record.log_time
-                self.start_ns = t if self.start_ns is None else min(self.start_ns, t)
-                self.end_ns = t if self.end_ns is None else max(self.end_ns, t)
-        self.typestore = self._make_typestore()
-
-    def _records(self):
-        reader = StreamReader(_Prefix(self._stream, self.length), record_size_limit=None)
-        try:
-            yield from reader.records
-        except McapError:
-            return  # EndOfFile after the last complete record
-
-    def _make_typestore(self):
-        types = {}
-        for schema in self._schemas.values():
-            types.update(_types_from_definition(schema.name, schema.encoding,
-                                                schema.data.decode('utf-8', 'replace')))
-        if not types:
-            return project_typestore()
-        store = get_typestore(Stores.EMPTY)
-        store.register(types)
-        return store
-
-    def topic_counts(self):
-        """Return topic -> number of complete messages."""
-        return Counter(self._counts)
-
-    def messages(self, topics, start_ns=None, stop_ns=None):
-        """Yield ``(topic, log_time_ns, rawdata)`` of ``topics``, in file order."""
-        channels = {}
-        for record in self._records():
-            if isinstance(record, Channel):
-                channels[record.id] = record.topic
-            elif isinstance(record, Message):
-                topic = channels.get(record.channel_id)
-                t = record.log_time
-                if topic in topics and (start_ns is None or t >= start_ns) and (
-                        stop_ns is None or t < stop_ns):
-                    yield topic, t, record.data
-
-    def deserialize(self, rawdata, msgtype):
-        """Return the message of ``rawdata`` (CDR)."""
-        return self.typestore.deserialize_cdr(rawdata, msgtype)
-
-    def close(self):
-        """Close the file."""
-        self._stream.close()
 
 
 class _IndexedBag:
@@ -293,7 +150,7 @@ def open_bag(path):
         if len(mcap_files) != 1:
             raise BagError(f'cannot read the bag {path}: {exc}') from exc
         try:
-            storage = _RecoveredMcap(mcap_files[0])
+            storage = RecoveredMcap(mcap_files[0])
         except BagError:
             raise
         except Exception as recovery:
