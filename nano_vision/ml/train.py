@@ -401,8 +401,3 @@ def summary(checkpoint):
              for name, v in m.get('per_class', {}).items()]
     return (f'best epoch {epoch}: validation accuracy {m["accuracy"]:.3f} on {m["count"]} '
             f'images; {", ".join(parts)}')
-
-
-def default_out(data):
-    """Return the default model path for a dataset folder."""
-    return os.path.basename(os.path.normpath(data)) + '.pt'
