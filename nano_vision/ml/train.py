@@ -17,6 +17,7 @@ Writes ``<out>`` (the best model, for inference) and ``<out minus .pt>.last.pt``
 """
 
 import copy
+import dataclasses
 from dataclasses import asdict, dataclass, field
 import logging
 import math
@@ -93,6 +94,12 @@ def _row_text(row, task, header=False):
 def train(options, echo=print):
     """Train as ``options`` say; return a :class:`TrainResult`.
 
+    The steps of torchvision's reference script: the data (:meth:`_Run.plan`,
+    :meth:`_Run.loaders`), the model (:func:`_make_model`), the optimiser and its
+    schedule (:func:`_make_optimizer`), the epochs (:func:`_train_epochs`, on cached
+    backbone features with a frozen backbone: :func:`_cache_features`), then the
+    best epoch scored and written (:meth:`_Saver.finish`).
+
     :param echo: where the dataset report and the per-epoch table go
     :raises DatasetError: the dataset cannot be used (message names the files)
     :raises WeightsError: ``--weights imagenet`` that cannot be had, or a bad weights file
@@ -106,78 +113,142 @@ def train(options, echo=print):
     resume = load_checkpoint(options.resume) if options.resume else None
     run = _Run.plan(options, resume, echo)
     precision = resolve_precision(options.precision, device)
-    pretrained = pretrained_state(run.arch, 'none' if resume else options.weights)
-    if pretrained.note:
-        echo(pretrained.note)
-    model = build_model(run.arch, run.outputs, state_dict=pretrained.state,
-                        freeze_backbone=options.freeze_backbone).to(device)
-    model = model.to(memory_format=torch.channels_last)
-    make_input = InputMaker(run.preprocessing, device)
+    model, pretrained = _make_model(run, options, resume, device, echo)
     train_loader, val_loader = run.loaders(options, device)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    # one fused kernel for the whole update instead of one per tensor: 10 ms less per step of
-    # a ResNet-18 on 2 cores (more than 5 % of a step of 16 images at 112 px)
-    optimizer = torch.optim.Adam(trainable, lr=run.lr, weight_decay=options.weight_decay,
-                                 fused=device.type in ('cpu', 'cuda'))
-    steps = len(train_loader)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, warmup_cosine(round(options.warmup_epochs * steps), run.epochs * steps))
-    scaler = make_scaler(device, precision)
+    optimizer, scheduler = _make_optimizer(model, run, options, device, len(train_loader))
     saver = _Saver(options, run, model, optimizer, scheduler)
     start = saver.restore(resume, echo) if resume else 0
     saver.meta['train_options'].update(precision=precision, weights_used=(
         resume['train_options'].get('weights_used', 'none') if resume else pretrained.used))
-    start_from = {'imagenet': 'ImageNet weights', 'none': 'from scratch'}.get(
-        pretrained.used, f'weights from {pretrained.used}')
-    echo(f'training {run.arch} ({"resumed" if resume else start_from}'
-         f'{", frozen backbone" if options.freeze_backbone else ""}) on {device} in '
-         f'{precision}, {run.image_size} px, batch {run.batch_size}, lr {run.lr:.2g}, up to '
-         f'{run.epochs} epochs; model -> {options.out}')
-    trained, cache_seconds, image_val_loader = model, 0.0, val_loader
-    if options.freeze_backbone and options.feature_cache:
-        # the backbone never changes: run it once, then train the last layer on its outputs
-        began = time.monotonic()
-        train_loader, val_loader = run.feature_loaders(backbone_of(model), make_input,
-                                                       precision, val_loader)
-        trained, make_input, cache_seconds = head_module(model), None, time.monotonic() - began
-        echo(f'backbone features of {len(train_loader.dataset)} + {len(val_loader.dataset)} '
-             f'images computed once ({cache_seconds:.1f} s, no augmentation); later epochs '
-             'train the last layer only')
-    echo(_row_text(None, run.task, header=True))
-    try:
-        for epoch in range(start, run.epochs):
-            began = time.monotonic() - cache_seconds
-            cache_seconds = 0.0
-            train_loss, train_correct, seen = train_one_epoch(
-                trained, train_loader, optimizer, run.task, make_input, precision=precision,
-                jitter=options.jitter if make_input else 0.0, scheduler=scheduler,
-                scaler=scaler, frozen_batchnorm=options.freeze_backbone,
-                description=f'epoch {epoch + 1}/{run.epochs}', progress=options.progress)
-            val_loss, out, targets = collect(trained, val_loader, run.task, make_input,
-                                             precision)
-            metrics = report(run.task, run.names, out, targets)
-            row = {'epoch': epoch + 1, 'train_loss': train_loss, 'val_loss': val_loss,
-                   'lr': scheduler.get_last_lr()[0], 'seconds': time.monotonic() - began}
-            if run.task == XY:
-                row.update(val_rmse=metrics['rmse'], val_rmse_px=metrics['rmse_px'])
-            else:
-                row.update(train_acc=train_correct / max(seen, 1), val_acc=metrics['accuracy'])
-            saver.epoch_done(epoch, row, _score(run.task, metrics, val_loss),
-                             _with_split(metrics, val_loss))
-            echo(_row_text(row, run.task))
-            if saver.stale >= options.patience:
-                echo(f'no better validation score for {saver.stale} epochs: stopping early')
-                break
-    finally:
-        saver.write()
-    final = saver.finish(lambda m: collect(m, image_val_loader, run.task,
-                                           InputMaker(run.preprocessing, device)))
+    echo(_banner(run, options, device, precision, bool(resume), pretrained.used))
+    images = _Fit(model, train_loader, val_loader, InputMaker(run.preprocessing, device),
+                  optimizer, scheduler, make_scaler(device, precision), precision)
+    fit = _cache_features(images, run, echo) \
+        if options.freeze_backbone and options.feature_cache else images
+    _train_epochs(fit, run, options, saver, start, echo)
+    final = saver.finish(lambda m: collect(m, images.val_loader, run.task, images.make_input))
     result = TrainResult(options.out, saver.last_path, final['metrics'], saver.history)
     echo(summary(final))
     if options.plots:
         result.plots.extend(_plots(saver.history, run, final, options.out))
         echo('plots: ' + ', '.join(result.plots))
     return result
+
+
+def _banner(run, options, device, precision, resumed, weights):
+    """Return the line that says what is trained, how, and where the model goes.
+
+    :param weights: what the weights came from: ``imagenet``, ``none`` or a path
+    """
+    names = {'imagenet': 'ImageNet weights', 'none': 'from scratch'}
+    start_from = 'resumed' if resumed else names.get(weights, f'weights from {weights}')
+    return (f'training {run.arch} ({start_from}'
+            f'{", frozen backbone" if options.freeze_backbone else ""}) on {device} in '
+            f'{precision}, {run.image_size} px, batch {run.batch_size}, lr {run.lr:.2g}, up to '
+            f'{run.epochs} epochs; model -> {options.out}')
+
+
+def _make_model(run, options, resume, device, echo):
+    """Return the model to train, on ``device`` in channels-last order, and its start weights.
+
+    A resumed run starts from no weights: the resume file's replace them.
+    """
+    pretrained = pretrained_state(run.arch, 'none' if resume else options.weights)
+    if pretrained.note:
+        echo(pretrained.note)
+    model = build_model(run.arch, run.outputs, state_dict=pretrained.state,
+                        freeze_backbone=options.freeze_backbone).to(device)
+    return model.to(memory_format=torch.channels_last), pretrained
+
+
+def _make_optimizer(model, run, options, device, steps_per_epoch):
+    """Return Adam over the trainable parameters and its per-step warm-up + cosine schedule."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    # one fused kernel for the whole update instead of one per tensor: 10 ms less per step of
+    # a ResNet-18 on 2 cores (more than 5 % of a step of 16 images at 112 px)
+    optimizer = torch.optim.Adam(trainable, lr=run.lr, weight_decay=options.weight_decay,
+                                 fused=device.type in ('cpu', 'cuda'))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(
+        round(options.warmup_epochs * steps_per_epoch), run.epochs * steps_per_epoch))
+    return optimizer, scheduler
+
+
+@dataclass
+class _Fit:
+    """What the epochs train, on what, and how: the module, its loaders, its optimiser."""
+
+    module: torch.nn.Module
+    train_loader: torch.utils.data.DataLoader
+    val_loader: torch.utils.data.DataLoader
+    #: an :class:`InputMaker`, or None when the loaders yield model input (cached features)
+    make_input: object
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: object
+    precision: str
+    #: seconds spent before the first epoch that count as part of it (the feature cache)
+    setup_seconds: float = 0.0
+
+
+def _cache_features(fit, run, echo):
+    """Run the frozen backbone once over the images; return a :class:`_Fit` of the last layer.
+
+    The backbone never changes, so every epoch can train the last layer on its outputs.
+    The training images are taken as validation sees them (no augmentation).
+    """
+    began = time.monotonic()
+    backbone = backbone_of(fit.module)
+    plain_train = SampleDataset(run.train_samples, run.names, run.task, run.preprocessing)
+    train_features, val_features = (
+        FeatureDataset.compute(backbone, images, fit.make_input, precision=fit.precision)
+        for images in (plain_train, fit.val_loader.dataset))
+    train_loader, val_loader = run.batches(train_features, val_features)
+    seconds = time.monotonic() - began
+    echo(f'backbone features of {len(train_features)} + {len(val_features)} images computed '
+         f'once ({seconds:.1f} s, no augmentation); later epochs train the last layer only')
+    return dataclasses.replace(fit, module=head_module(fit.module), train_loader=train_loader,
+                               val_loader=val_loader, make_input=None, setup_seconds=seconds)
+
+
+def _train_epochs(fit, run, options, saver, start, echo):
+    """Train epochs ``start`` to ``run.epochs``, keeping the best; stop early; write the files.
+
+    The model and resume files are written when the epochs end, fail or are interrupted.
+    """
+    echo(_row_text(None, run.task, header=True))
+    try:
+        for epoch in range(start, run.epochs):
+            began = time.monotonic() - (fit.setup_seconds if epoch == start else 0.0)
+            row, score, metrics = _one_epoch(fit, run, options, epoch, began)
+            saver.epoch_done(epoch, row, score, metrics)
+            echo(_row_text(row, run.task))
+            if saver.stale >= options.patience:
+                echo(f'no better validation score for {saver.stale} epochs: stopping early')
+                break
+    finally:
+        saver.write()
+
+
+def _one_epoch(fit, run, options, epoch, began):
+    """Train one epoch and score it; return its table row, its score and its metrics.
+
+    :param began: the ``time.monotonic()`` the row's seconds count from
+    """
+    train_loss, train_correct, seen = train_one_epoch(
+        fit.module, fit.train_loader, fit.optimizer, run.task, fit.make_input,
+        precision=fit.precision, jitter=options.jitter if fit.make_input else 0.0,
+        scheduler=fit.scheduler, scaler=fit.scaler, frozen_batchnorm=options.freeze_backbone,
+        description=f'epoch {epoch + 1}/{run.epochs}', progress=options.progress)
+    val_loss, out, targets = collect(fit.module, fit.val_loader, run.task, fit.make_input,
+                                     fit.precision)
+    metrics = report(run.task, run.names, out, targets)
+    row = {'epoch': epoch + 1, 'train_loss': train_loss, 'val_loss': val_loss,
+           'lr': fit.scheduler.get_last_lr()[0], 'seconds': time.monotonic() - began}
+    if run.task == XY:
+        row.update(val_rmse=metrics['rmse'], val_rmse_px=metrics['rmse_px'])
+    else:
+        row.update(train_acc=train_correct / max(seen, 1), val_acc=metrics['accuracy'])
+    return row, _score(run.task, metrics, val_loss), _with_split(metrics, val_loss)
 
 
 def warmup_cosine(warmup_steps, total_steps):
@@ -262,27 +333,20 @@ class _Run:
 
     def loaders(self, options, device):
         """Return the training (augmented, shuffled) and validation (as they are) loaders."""
-        args = {'num_workers': options.workers, 'pin_memory': device.type == 'cuda',
-                'persistent_workers': options.workers > 0}
         train_set = SampleDataset(self.train_samples, self.names, self.task,
                                   self.preprocessing, self.augmentation)
         val_set = SampleDataset(self.val_samples, self.names, self.task, self.preprocessing)
-        return (torch.utils.data.DataLoader(train_set, batch_size=self.batch_size, shuffle=True,
-                                            drop_last=len(train_set) > self.batch_size, **args),
-                torch.utils.data.DataLoader(val_set, batch_size=max(64, self.batch_size),
-                                            **args))
+        return self.batches(train_set, val_set, num_workers=options.workers,
+                            pin_memory=device.type == 'cuda',
+                            persistent_workers=options.workers > 0)
 
-    def feature_loaders(self, backbone, make_input, precision, val_loader):
-        """Return loaders of backbone features computed once (frozen-backbone training)."""
-        plain_train = SampleDataset(self.train_samples, self.names, self.task,
-                                    self.preprocessing)
-        train_features, val_features = (
-            FeatureDataset.compute(backbone, images, make_input, precision=precision)
-            for images in (plain_train, val_loader.dataset))
-        return (torch.utils.data.DataLoader(train_features, batch_size=self.batch_size,
-                                            shuffle=True,
-                                            drop_last=len(plain_train) > self.batch_size),
-                torch.utils.data.DataLoader(val_features, batch_size=val_loader.batch_size))
+    def batches(self, train_set, val_set, **loader_keywords):
+        """Return loaders of ``train_set`` (shuffled, full batches) and ``val_set`` (in order)."""
+        return (torch.utils.data.DataLoader(train_set, batch_size=self.batch_size, shuffle=True,
+                                            drop_last=len(train_set) > self.batch_size,
+                                            **loader_keywords),
+                torch.utils.data.DataLoader(val_set, batch_size=max(64, self.batch_size),
+                                            **loader_keywords))
 
 
 class _Saver:
@@ -401,8 +465,3 @@ def summary(checkpoint):
              for name, v in m.get('per_class', {}).items()]
     return (f'best epoch {epoch}: validation accuracy {m["accuracy"]:.3f} on {m["count"]} '
             f'images; {", ".join(parts)}')
-
-
-def default_out(data):
-    """Return the default model path for a dataset folder."""
-    return os.path.basename(os.path.normpath(data)) + '.pt'

@@ -12,7 +12,6 @@ nano-vision export face.pt --int8
 """
 
 import argparse
-import dataclasses
 import json
 import logging
 import sys
@@ -22,7 +21,7 @@ EXAMPLES = __doc__.split('\n\n', 1)[1]
 
 def _dataset_stats(args):
     from nano_vision.datasets.layout import describe, load_dataset
-    dataset = load_dataset(args.data, task=args.task, names=_names(args.names))
+    dataset = load_dataset(args.data, task=args.task, names=args.names)
     print('\n'.join(describe(dataset)))
     return 0
 
@@ -56,18 +55,10 @@ def _size(text):
         raise argparse.ArgumentTypeError(f'size must be N or WxH, got {text!r}') from None
 
 
-def _names(text):
-    return tuple(n.strip() for n in text.split(',') if n.strip()) if text else ()
-
-
 def _train(args):
     from nano_vision.ml.recipe import TrainOptions
-    from nano_vision.ml.train import default_out, train
-    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainOptions)
-             if hasattr(args, f.name)}
-    given.update(out=args.out or default_out(args.data), names=_names(args.names),
-                 resume=args.resume or '')
-    train(TrainOptions(**given))
+    from nano_vision.ml.train import train
+    train(TrainOptions.from_arguments(args))
     return 0
 
 
@@ -184,91 +175,20 @@ def _demo(args):
 
 
 def _add_train_parser(commands):
-    # the defaults are TrainOptions' (the one place they are defined); argparse only shows
-    # them, so train() called from Python behaves as the command does
     from nano_vision.ml import recipe
-    from nano_vision.ml.recipe import ARCHITECTURES, PRECISIONS, TrainOptions as T
     train = commands.add_parser(
         'train', help='train a model on a dataset folder',
         description='Train a ResNet-18 (or --arch) on a dataset folder: transfer learning from '
         'ImageNet weights where torchvision has or can fetch them, an honest validation '
         'split, the best epoch kept. Image size, epochs and learning rate follow from the '
         'data unless given (docs/training.md).')
-    train.add_argument('data', help='dataset folder (<category>/<image>)')
-    train.add_argument('--out', help='model file to write (default: <dataset name>.pt)')
-    train.add_argument('--task', default=T.task, choices=['auto', 'classification', 'xy'])
-    train.add_argument('--names', help='comma-separated categories, in model output order '
-                       '(default: the folders, sorted)')
-    train.add_argument('--arch', default=T.arch, choices=ARCHITECTURES,
-                       help='network (default %(default)s; small_cnn: a small CNN for small '
-                       'images, trained from scratch)')
-    train.add_argument('--weights', default=T.weights,
-                       help='auto (ImageNet weights if torchvision has them cached or can '
-                       'download them, else from scratch with a warning), imagenet (the same, '
-                       'but an error without them), none (from scratch) or a state_dict file '
-                       '(default %(default)s)')
-    train.add_argument('--freeze-backbone', action='store_true',
-                       help='train the last layer only (backbone features computed once)')
-    train.add_argument('--no-feature-cache', dest='feature_cache', action='store_false',
-                       help='with --freeze-backbone: run the backbone on augmented images '
-                       'every epoch instead of once')
-    train.add_argument('--epochs', type=int, default=T.epochs,
-                       help='most epochs to train (default: from the number of images, '
-                       f'{recipe.MIN_EPOCHS}-{recipe.MAX_EPOCHS})')
-    train.add_argument('--batch-size', type=int, default=T.batch_size,
-                       help='images per step (default %(default)s; smaller on a small set)')
-    train.add_argument('--lr', type=float, default=T.lr,
-                       help='Adam learning rate (default: 1e-3 at batch 8, scaled by the '
-                       'square root of the batch size)')
-    train.add_argument('--weight-decay', type=float, default=T.weight_decay)
-    train.add_argument('--warmup-epochs', type=float, default=T.warmup_epochs,
-                       help='epochs of linear learning-rate warm-up before the cosine decay '
-                       '(default %(default)s)')
-    train.add_argument('--image-size', type=int, default=T.image_size,
-                       help="model input side in pixels (default: the images' median shorter "
-                       f'side rounded up to a multiple of {recipe.SIZE_STEP}, within '
-                       f'{recipe.MIN_IMAGE_SIZE}-{recipe.MAX_IMAGE_SIZE})')
-    train.add_argument('--precision', default=T.precision, choices=PRECISIONS,
-                       help='arithmetic: auto (bf16 on CPUs with AVX512-BF16/AMX and on GPUs '
-                       'that have it, fp16 on older GPUs, else fp32), bf16, fp16 (CUDA) or '
-                       'fp32 (default %(default)s)')
-    train.add_argument('--val-fraction', type=float, default=T.val_fraction)
-    train.add_argument('--seed', type=int, default=T.seed)
-    train.add_argument('--patience', type=int, default=T.patience,
-                       help='stop after this many epochs without a better validation score '
-                       '(default %(default)s)')
-    train.add_argument('--hflip', default=T.hflip, choices=['auto', 'on', 'off'],
-                       help='horizontal flips (auto: for XY models, which swap the names of '
-                       'left_/right_ points; not for classifiers, where a flipped symbol can '
-                       'mean another)')
-    train.add_argument('--jitter', type=float, default=T.jitter,
-                       help='colour jitter strength (default %(default)s)')
-    train.add_argument('--rotation', dest='rotation_deg', metavar='DEGREES', type=float,
-                       default=T.rotation_deg,
-                       help='max rotation, degrees (default %(default)s)')
-    train.add_argument('--scale', type=float, default=T.scale,
-                       help='max zoom in/out fraction (default %(default)s)')
-    train.add_argument('--shift', type=float, default=T.shift,
-                       help='max shift fraction (default %(default)s)')
-    train.add_argument('--device', default=T.device, help='auto, cpu or cuda')
-    train.add_argument('--workers', type=int, default=T.workers,
-                       help='data loading processes (default %(default)s: on a CPU the model '
-                       'needs every core)')
-    train.add_argument('--resume', help='continue from a <model>.last.pt file')
-    train.add_argument('--save-interval', dest='save_interval_sec', metavar='SECONDS',
-                       type=float,
-                       default=T.save_interval_sec,
-                       help='seconds between writes of the model and resume files (always '
-                       'written at the end and on Ctrl-C; default %(default)s)')
-    train.add_argument('--no-plots', dest='plots', action='store_false',
-                       help='do not write PNG plots')
-    train.add_argument('--no-progress', dest='progress', action='store_false',
-                       help='no progress bar')
+    recipe.add_arguments(train)
     train.set_defaults(run=_train)
 
 
 def build_parser():
     """Return the argument parser of ``nano-vision``."""
+    from nano_vision.ml.recipe import category_names
     parser = argparse.ArgumentParser(
         prog='nano-vision', description='Collect, train and run ResNet-18 image models.',
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -280,7 +200,8 @@ def build_parser():
     stats = dataset_commands.add_parser('stats', help='counts per class, image sizes, balance')
     stats.add_argument('data', help='dataset folder')
     stats.add_argument('--task', default='auto', choices=['auto', 'classification', 'xy'])
-    stats.add_argument('--names', help='comma-separated categories, in model order')
+    stats.add_argument('--names', type=category_names, default=(),
+                       help='comma-separated categories, in model order')
     stats.set_defaults(run=_dataset_stats)
     synth = dataset_commands.add_parser('synth', help='render a synthetic dataset')
     synth.add_argument('--scene', default='face', help='face or thumbs')
