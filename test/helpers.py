@@ -7,6 +7,7 @@ import subprocess
 
 import cv2
 import numpy as np
+import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -77,22 +78,53 @@ def calls(tree, name):
             if isinstance(c, ast.Call) and getattr(c.func, 'id', '') == name]
 
 
-LAUNCH_HELPER = ROOT / 'nano_vision' / 'nodes' / 'launch_description.py'
+def launch_graph(path):
+    """Return the graph (nano_vision/nodes/graph.py) a launch file starts, or None.
 
-
-def helper_tree():
-    """Return the parsed launch helper (nano_vision/nodes/launch_description.py)."""
-    return ast.parse(LAUNCH_HELPER.read_text())
+    Read without importing the file (launch is not on PyPI): the name its
+    ``graph_nodes(...)`` call gives.
+    """
+    from nano_vision.nodes.graph import GRAPHS
+    names = {ast.literal_eval(call.args[0])
+             for call in calls(ast.parse(path.read_text()), 'graph_nodes')}
+    assert len(names) <= 1, f'{path.name} starts several graphs: {names}'
+    return GRAPHS[names.pop()] if names else None
 
 
 def declared_arguments(path):
-    """Return {argument: has a default} of a launch file (pipeline_arguments() included)."""
-    tree = ast.parse(path.read_text())
-    found = calls(tree, 'DeclareLaunchArgument')
-    if calls(tree, 'pipeline_arguments'):
-        found += calls(helper_tree(), 'DeclareLaunchArgument')
+    """Return {argument: has a default} of a launch file (its graph's arguments included)."""
+    from nano_vision.nodes.graph import NAMESPACE
     arguments = {}
-    for call in found:
+    graph = launch_graph(path)
+    if graph is not None:
+        for argument in (*graph.arguments, NAMESPACE):
+            arguments[argument.name] = argument.default is not None
+        arguments['params_file'] = True
+    for call in calls(ast.parse(path.read_text()), 'DeclareLaunchArgument'):
         keywords = {k.arg for k in call.keywords}
         arguments[ast.literal_eval(call.args[0])] = 'default_value' in keywords
     return arguments
+
+
+def ros_command(argv):
+    """Return what a node's command line sets: executable, remappings, files, parameters.
+
+    ``{'executable': name, 'remappings': {from: to}, 'params_files': [path],
+    'parameters': {name: value}}``; ``-p`` values read as YAML, as rcl reads them;
+    ``python -m nano_vision.nodes.<name>`` counts as the executable ``name``.
+    """
+    index = argv.index('--ros-args')
+    executable = os.path.basename(argv[index - 1]).rpartition('nano_vision.nodes.')[2]
+    command = {'executable': executable, 'remappings': {}, 'params_files': [],
+               'parameters': {}}
+    options = argv[index + 1:]
+    for flag, value in zip(options, options[1:]):
+        if flag == '-r':
+            source, target = value.split(':=', 1)
+            command['remappings'][source] = target
+        elif flag == '--params-file':
+            command['params_files'].append(value)
+        elif flag == '-p':
+            name, text = value.split(':=', 1)
+            command['parameters'][name] = yaml.safe_load(text)
+    return command

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
+from helpers import ros_command
 from nano_vision.tools.demo.media import FrameKeeper, make_montage, write_video
 from nano_vision.tools.demo.plan import DATASET_MARK, DemoError, make_plan, PROJECTS
 from nano_vision.tools.demo.run import _clear_dataset, node_commands
@@ -31,19 +32,41 @@ def test_plans_shrink_for_quick_runs_and_refuse_unknown_projects():
         make_plan('face_xy', seconds=0)
 
 
-def test_steering_has_the_motors_off_for_faces_and_drives_only_the_simulator():
-    face = node_commands(make_plan('face_xy'), 'face.pt', '/ns')
+def test_live_nodes_are_the_launch_files_with_the_demos_settings_on_top():
+    face = {name: ros_command(argv)
+            for name, argv in node_commands(make_plan('face_xy'), 'face.pt', '/ns').items()}
     assert list(face) == ['camera', 'regressor', 'overlay', 'steering']
-    assert 'enabled:=false' in face['steering'] and 'keypoint:=nose' in face['steering']
-    assert 'source:=synthetic:face' in face['camera']
-    road = node_commands(make_plan('line_following'), 'road.pt', '/ns')
-    assert list(road) == ['sim', 'regressor', 'overlay', 'steering']
-    assert 'enabled:=false' not in road['steering'] and '--params-file' in road['steering']
-    assert f'track:={make_plan("line_following").track}' in road['sim']
+    assert face['camera']['parameters'] == {'source': 'synthetic:face', 'width': 224,
+                                            'height': 224, 'fps': 15.0}
+    assert face['regressor']['parameters'] == {'model': 'face.pt', 'stats_period_sec': 1.0}
+    assert face['regressor']['remappings'] == {
+        '__ns': '/ns', 'image': 'image_raw', 'image/compressed': 'image_raw/compressed'}
+    assert face['overlay']['remappings'] == {'__ns': '/ns', 'image': 'image_raw'}
+    # steering follows the nose with the motors off
+    assert face['steering']['parameters'] == {'enabled': False, 'input': 'keypoints',
+                                              'keypoint': 'nose'}
+    for command in face.values():  # the project's parameter file, as its launch file gives
+        assert [os.path.basename(f) for f in command['params_files']] == ['face_xy.yaml']
+
+    plan = make_plan('line_following')
+    road = {name: ros_command(argv)
+            for name, argv in node_commands(plan, 'road.pt', '/ns').items()}
+    assert list(road) == ['sim', 'regressor', 'steering', 'overlay']
+    assert road['sim']['parameters'] == {'track': plan.track, 'width': 224, 'height': 224,
+                                         'rate_hz': 15.0}
+    assert road['steering']['parameters'] == {'enabled': True}  # it drives the simulator
+    assert road['steering']['remappings'] == {'__ns': '/ns', 'cmd_vel': 'cmd_vel'}
+
     thumbs = node_commands(make_plan('thumbs'), 'thumbs.pt', '/ns')
     assert list(thumbs) == ['camera', 'classifier', 'overlay']
-    for argv in [*face.values(), *road.values(), *thumbs.values()]:
-        assert '__ns:=/ns' in argv
+    assert ros_command(thumbs['camera'])['parameters']['source'] == 'synthetic:thumbs'
+
+
+def test_parameter_values_keep_their_type_on_the_command_line():
+    # a model file called 1 or true stays a string, as the launch files type it
+    for model in ('1', 'true', 'a b: c'):
+        argv = node_commands(make_plan('thumbs'), model, '/ns')['classifier']
+        assert ros_command(argv)['parameters']['model'] == model
 
 
 def test_live_labels_are_scored_against_the_truth_of_their_own_frame():

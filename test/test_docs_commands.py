@@ -1,12 +1,12 @@
 """The ROS commands of the README and docs/ name real launch files, arguments and parameters.
 
 Every ``ros2 launch nano_vision X.launch.py a:=b`` names a launch file of launch/
-and only arguments it declares; every ``-p name:=value`` given to one of our
-nodes (``ros2 run nano_vision <node> --ros-args``, ``<node> --ros-args`` after
-activate.sh, ``python -m nano_vision.nodes.<node> --ros-args``) names a
-parameter the node declares, with a value of its type (``-p`` values are read
-as YAML, as rcl reads them). Code blocks and inline code are both checked;
-``ros2 launch`` is not needed.
+and only arguments it declares, each with one of its choices where it has them;
+every ``-p name:=value`` given to one of our nodes (``ros2 run nano_vision <node>
+--ros-args``, ``<node> --ros-args`` after activate.sh, ``python -m
+nano_vision.nodes.<node> --ros-args``) names a parameter the node declares, with
+a value of its type (``-p`` values are read as YAML, as rcl reads them). Code
+blocks and inline code are both checked; ``ros2 launch`` is not needed.
 """
 
 import pathlib
@@ -16,7 +16,7 @@ import shlex
 import pytest
 import yaml
 
-from helpers import console_scripts, declared_arguments, LAUNCH_HELPER
+from helpers import console_scripts, declared_arguments, launch_graph
 from nano_vision.nodes.registry import NODE_PARAMETERS
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -93,12 +93,8 @@ def documented_commands():
 
 
 def launch_arguments(path):
-    """Return the argument names a launch file declares, through the launch helper too."""
-    declared = set(declared_arguments(path))
-    if 'project_launch_description(' in path.read_text():
-        # thumbs, emotions, face_xy: declared by the helper's pipeline_arguments()
-        declared |= set(declared_arguments(LAUNCH_HELPER))
-    return declared
+    """Return the argument names a launch file declares (its graph's included)."""
+    return set(declared_arguments(path))
 
 
 def check_launch(words):
@@ -111,8 +107,16 @@ def check_launch(words):
     if not path.is_file():
         return [f'{name} is not a launch file of launch/']
     declared = launch_arguments(path)
-    return [f'{name} declares no argument {argument!r} (it has {", ".join(sorted(declared))})'
-            for argument in arguments if argument not in declared]
+    problems = [f'{name} declares no argument {argument!r} (it has '
+                f'{", ".join(sorted(declared))})'
+                for argument in arguments if argument not in declared]
+    graph = launch_graph(path)
+    for argument in graph.arguments if graph is not None else ():
+        value = arguments.get(argument.name)
+        if argument.choices and value is not None and value not in argument.choices:
+            problems.append(f'{name}: {argument.name}:={value} is not one of '
+                            f'{", ".join(argument.choices)}')
+    return problems
 
 
 def check_node(words):
@@ -180,6 +184,10 @@ def test_wrong_names_and_types_are_caught():
     assert check_launch(commands('ros2 launch nano_vision thumb.launch.py')[0])
     assert not check_launch(commands('ros2 launch nano_vision record.launch.py '
                                      'dataset:=d task:=xy categories:=a,b')[0])
+    assert check_launch(commands('ros2 launch nano_vision line_following.launch.py '
+                                 'track:=square')[0]) == [
+        'line_following.launch.py: track:=square is not one of oval, peanut, bean, trefoil, '
+        'kidney']
     line = 'camera --ros-args -p source:=csi -p widht:=640 -r image_raw:=x &'
     assert check_node(commands(line)[0]) == ["camera declares no parameter 'widht'"]
     line = 'ros2 run nano_vision camera --ros-args -p fps:=30'  # an integer, not a double

@@ -1,5 +1,9 @@
 """Every launch file under the real ``ros2 launch``: nodes, topics and rates, failures, Ctrl-C.
 
+The demo's live step is checked against it too: the command lines ``ros2 launch`` gives
+the nodes of a project (read through ``--launch-prefix``) are the demo's, but for the
+demo's own settings.
+
 ``ros2 launch`` comes from a ROS install or, on a machine without one, from the wheels
 ``make setup`` installs from ``../shared/ros2-launch`` (README, "Tests"). Without
 either, these tests skip and say so. Each launch runs in its own namespace on synthetic
@@ -8,19 +12,25 @@ to the whole process group.
 """
 
 import importlib.util
+import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 import uuid
 
 import pytest
+import yaml
 
-from helpers import LOOPBACK, process_group, process_sockets
+from helpers import LOOPBACK, process_group, process_sockets, ros_command
 from nano_vision.runtime.dds import localhost_only
+from nano_vision.tools.demo.plan import make_plan, PROJECTS as DEMO_PROJECTS
+from nano_vision.tools.demo.run import demo_parameters, launch_arguments, node_commands
 
 
 def _launch_missing():
@@ -285,3 +295,67 @@ def test_project_files_show_only_the_arguments_a_user_gives(launch, file_name):
     shown = {line.strip().strip("'").split("'")[0] for line in launched.lines
              if line.startswith("    '")}
     assert shown == {'model', 'source', 'namespace', 'params_file'}, launched.output
+
+
+# Stands in for every node of a launch (--launch-prefix): prints the command line launch
+# gives the node, then waits for Ctrl-C and exits cleanly.
+PRINT_ARGV = shlex.join([sys.executable, '-c', (
+    'import json, signal, sys; stop = {signal.SIGINT, signal.SIGTERM}; '
+    'signal.pthread_sigmask(signal.SIG_BLOCK, stop); '
+    'print("ARGV", json.dumps(sys.argv[1:]), flush=True); signal.sigwait(stop)')])
+
+
+def launched_commands(launched, count):
+    """Return {node: ros_command} of a launch under PRINT_ARGV, once ``count`` have started.
+
+    The parameters launch writes to a temporary file are read back (and the file removed).
+    """
+    deadline = time.monotonic() + START_SEC
+
+    def printed():
+        return [json.loads(line.split(' ARGV ', 1)[1]) for line in list(launched.lines)
+                if ' ARGV ' in line]
+    while len(printed()) < count and time.monotonic() < deadline:
+        if launched.process.poll() is not None:
+            pytest.fail(f'the launch ended early:\n{launched.output}')
+        time.sleep(0.1)
+    time.sleep(1.0)  # a node more than expected would print by now
+    commands = {}
+    for argv in printed():
+        command = ros_command(argv)
+        files = []
+        for path in command['params_files']:
+            if os.path.basename(path).startswith('launch_params_'):  # the Node's own
+                for section in yaml.safe_load(open(path)).values():
+                    command['parameters'].update(section['ros__parameters'])
+                os.remove(path)
+            else:
+                files.append(os.path.realpath(path))
+        command['params_files'] = files
+        assert command['remappings'].pop('__node') == command['executable']
+        commands[command['executable']] = command
+    return commands
+
+
+@pytest.mark.parametrize('project', sorted(DEMO_PROJECTS))
+def test_the_demo_starts_the_nodes_its_projects_launch_file_starts(launch, project):
+    plan = make_plan(project)
+    namespace, model = _namespace(), '/models/1.pt'
+    demo = {name: ros_command(argv)
+            for name, argv in node_commands(plan, model, namespace).items()}
+    arguments = launch_arguments(plan, model, namespace)
+    launched = launch(f'{project}.launch.py', *(f'{k}:={v}' for k, v in arguments.items()),
+                      '--launch-prefix', PRINT_ARGV)
+    extra = {'steering'} if plan.steering == 'motors_off' else set()
+    started = launched_commands(launched, len(demo) - len(extra))
+    launched.interrupt()  # stand-ins that exit at once can race launch's reaping: not our test
+    launched.wait(STOP_SEC)
+
+    assert set(started) == set(demo) - extra, launched.output
+    settings = demo_parameters(plan)
+    for name, command in started.items():
+        mine = demo[name]
+        assert mine['remappings'] == command['remappings'], name
+        assert [os.path.realpath(f) for f in mine['params_files']] == command['params_files']
+        # the launch file's parameters, then the demo's frame size, rate and statistics
+        assert mine['parameters'] == {**command['parameters'], **settings.get(name, {})}, name

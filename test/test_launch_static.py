@@ -1,9 +1,11 @@
 """Launch and config files checked without ``ros2 launch`` (launch is not on PyPI).
 
-Every executable a launch file starts is a console script of setup.py and is
-installed; every parameter a YAML file or a launch file sets is declared by
-its node, with the type the node declares; every launch and config file is
-installed under share/nano_vision.
+Each launch file starts the graph of nano_vision/nodes/graph.py named after it.
+Every executable a graph starts is a console script of setup.py and is installed;
+every parameter a YAML file or a graph sets is declared by its node, with the type
+the node declares; every launch and config file is installed under
+share/nano_vision. Where the launch library is installed, the launch descriptions
+themselves are built and their conditions evaluated, without starting anything.
 """
 
 import ast
@@ -13,8 +15,9 @@ import pathlib
 import pytest
 import yaml
 
-from helpers import calls, console_scripts, helper_tree, LAUNCH_HELPER
+from helpers import calls, console_scripts, declared_arguments, launch_graph
 from nano_vision.datasets.layout import TASKS
+from nano_vision.nodes.graph import Arg, GRAPHS, MODEL_NODES, PROJECTS, typed_argument
 from nano_vision.nodes.registry import NODE_PARAMETERS
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -24,37 +27,27 @@ INSTALL = pathlib.Path(os.environ.get('NANO_VISION_INSTALL', ROOT / 'install')) 
 
 
 def launched_nodes(path):
-    """Yield (executable, {parameter: value node}) for each Node(...) a launch file starts.
+    """Yield (executable, {parameter: value}) for each node a launch file starts.
 
-    Nodes built by the launch helper (pipeline_nodes) count for the files that call it;
-    the helper's model node, named by a variable, stands for each of MODEL_NODES.
+    The nodes of the file's graph (nano_vision/nodes/graph.py); a parameter that takes a
+    launch argument stands for every value the argument may have: its default and its
+    choices (a required argument without choices for none).
     """
-    tree = ast.parse(path.read_text())
-    trees = [tree]
-    if path != LAUNCH_HELPER and (calls(tree, 'pipeline_nodes') or
-                                  calls(tree, 'project_launch_description')):
-        trees.append(helper_tree())
-    for call in (c for t in trees for c in calls(t, 'Node')):
-        kwargs = {k.arg: k.value for k in call.keywords}
-        if isinstance(kwargs['executable'], ast.Constant):
-            executables = [kwargs['executable'].value]
-        else:
-            executables = sorted(set(helper_constant('MODEL_NODES').values()))
+    graph = launch_graph(path)
+    assert graph is not None, f'{path.name} starts no graph of nano_vision/nodes/graph.py'
+    arguments = {argument.name: argument for argument in graph.arguments}
+    for node in graph.nodes:
         parameters = {}
-        for item in getattr(kwargs.get('parameters'), 'elts', []):
-            if isinstance(item, ast.Dict):
-                for key, value in zip(item.keys, item.values):
-                    parameters[ast.literal_eval(key)] = value
-        for executable in executables:
-            yield executable, parameters
-
-
-def helper_constant(name):
-    """Return a constant of the launch helper (read without importing launch)."""
-    for node in helper_tree().body:
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], 'id', '') == name:
-            return ast.literal_eval(node.value)
-    raise AssertionError(f'launch_description.py has no {name}')
+        for name, value in node.parameters.items():
+            if isinstance(value, Arg):
+                argument = arguments[value.name]
+                texts = [*argument.choices,
+                         *([argument.default] if argument.default is not None else [])]
+                parameters[name] = [typed_argument(node.executable, name, text)
+                                    for text in texts]
+            else:
+                parameters[name] = [value]
+        yield node.executable, parameters
 
 
 def yaml_parameters(path):
@@ -97,8 +90,8 @@ def test_launch_file_parameters_are_declared(path):
         declared = {spec.name: spec for spec in NODE_PARAMETERS[executable]}
         for name, value in parameters.items():
             assert name in declared, f'{path.name}: {executable} does not declare {name!r}'
-            if isinstance(value, ast.Constant):
-                declared[name].check(value.value)
+            for one in value:
+                declared[name].check(one)
 
 
 @pytest.mark.parametrize('path', CONFIG_FILES, ids=lambda p: p.name)
@@ -150,21 +143,122 @@ def test_parameter_docs_are_generated_from_the_code():
     assert page == render(), 'run: python -m nano_vision.tools.parameter_docs > docs/parameters.md'
 
 
-def test_project_launch_files_name_a_config_and_a_task():
-    tasks = helper_constant('PROJECTS')
-    model_nodes = helper_constant('MODEL_NODES')
-    assert set(model_nodes) == set(TASKS)
-    projects = {}
+def test_each_launch_file_starts_the_graph_named_after_it():
     for path in LAUNCH_FILES:
-        for call in calls(ast.parse(path.read_text()), 'project_launch_description'):
-            [project] = (ast.literal_eval(a) for a in call.args)
-            projects[path.name] = project
-            assert tasks[project] in model_nodes, path.name
-            assert (ROOT / 'config' / f'{project}.yaml').exists(), path.name
-            node = model_nodes[tasks[project]]
-            sections = dict(yaml_parameters(ROOT / 'config' / f'{project}.yaml'))
-            assert any(name.endswith(node) for name in sections), \
-                f'config/{project}.yaml has no {node} section'
-    assert projects == {'thumbs.launch.py': 'thumbs', 'emotions.launch.py': 'emotions',
-                        'face_xy.launch.py': 'face_xy'}
-    assert set(projects.values()) == set(tasks)
+        tree = ast.parse(path.read_text())
+        names = [ast.literal_eval(call.args[0])
+                 for name in ('graph_arguments', 'graph_nodes') for call in calls(tree, name)]
+        assert names == [path.name.removesuffix('.launch.py')] * 2, path.name
+    assert sorted(graph.launch_file for graph in GRAPHS.values()) == \
+        [path.name for path in LAUNCH_FILES]
+
+
+@pytest.mark.parametrize('name', sorted(GRAPHS))
+def test_graph_configs_exist_and_configure_the_graphs_nodes(name):
+    graph = GRAPHS[name]
+    if isinstance(graph.config, Arg):  # config/<argument>.yaml for each of its choices
+        [argument] = [a for a in graph.arguments if a.name == graph.config.name]
+        configs = [graph.config_file({argument.name: choice}) for choice in argument.choices]
+    else:
+        configs = [graph.config]
+    executables = {node.executable for node in graph.nodes}
+    model_nodes = executables & set(MODEL_NODES.values())
+    for config in configs:
+        sections = {node_for(ROOT / 'config' / config, section)
+                    for section, _ in yaml_parameters(ROOT / 'config' / config)}
+        assert sections <= executables, f'config/{config} configures other nodes'
+        if name != 'pipeline':  # the pipeline's model node is the task's
+            assert model_nodes <= sections, f'config/{config} does not configure {model_nodes}'
+
+
+def test_project_graphs_run_the_model_node_of_their_task():
+    for project, task in PROJECTS.items():
+        executables = [node.executable for node in GRAPHS[project].nodes]
+        assert executables == ['camera', MODEL_NODES[task], 'overlay'], project
+    assert set(MODEL_NODES) == set(TASKS)
+
+
+# Arguments as the docs give them, and the nodes each launch file starts with them.
+STARTED = [
+    ('camera', {'source': 'synthetic:face'}, ['camera']),
+    ('record', {'dataset': 'data/face', 'task': 'xy', 'categories': 'nose,left_eye'},
+     ['camera', 'dataset_recorder']),
+    ('thumbs', {'model': 'thumbs.pt'}, ['camera', 'classifier', 'overlay']),
+    ('emotions', {'model': 'emotions.onnx', 'source': 'csi'}, ['camera', 'classifier', 'overlay']),
+    ('face_xy', {'model': 'face.pt', 'namespace': 'robot1'}, ['camera', 'regressor', 'overlay']),
+    ('pipeline', {'project': 'thumbs', 'task': 'classification', 'model': 'm.pt'},
+     ['camera', 'classifier', 'overlay']),
+    ('pipeline', {'project': 'face_xy', 'task': 'xy', 'model': 'm.pt'},
+     ['camera', 'regressor', 'overlay']),
+    ('line_following', {'source': 'sim', 'oracle': 'true'}, ['sim', 'steering']),
+    ('line_following', {'source': 'sim', 'model': 'road.pt', 'track': 'kidney'},
+     ['sim', 'regressor', 'steering', 'overlay']),
+    ('line_following', {'source': 'csi', 'model': 'road.onnx', 'enabled': 'false'},
+     ['camera', 'regressor', 'steering', 'overlay']),
+    ('line_following', {'source': 'csi'}, ['camera', 'steering']),  # no model: stands still
+    ('line_following', {'source': 'csi', 'oracle': 'true'}, ['camera']),  # no ground truth
+]
+
+
+@pytest.mark.parametrize('name, given, expected', STARTED)
+def test_graphs_start_the_nodes_their_arguments_call_for(name, given, expected):
+    graph = GRAPHS[name]
+    assert [node.executable for node in graph.running(graph.argument_values(given))] == expected
+
+
+def _launch_file_module(path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(path.stem.replace('.', '_'), path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def started_by_launch(path, given):
+    """Return the executables the launch file starts with ``given``, starting none.
+
+    Its description is built and walked as ``ros2 launch`` walks it: arguments set
+    (defaults, choices checked), conditions evaluated, groups and functions entered;
+    processes and environment variables are left alone.
+    """
+    from launch import LaunchContext
+    from launch.actions import DeclareLaunchArgument, GroupAction, OpaqueFunction
+    from launch_ros.actions import Node
+    context = LaunchContext()
+    context.launch_configurations.update(given)
+    started = []
+
+    def visit(entities):
+        for entity in entities:
+            condition = getattr(entity, 'condition', None)
+            if condition is not None and not condition.evaluate(context):
+                continue
+            if isinstance(entity, DeclareLaunchArgument):
+                entity.execute(context)
+            elif isinstance(entity, GroupAction):
+                visit(entity.get_sub_entities())
+            elif isinstance(entity, OpaqueFunction):
+                visit(entity.execute(context) or [])
+            elif isinstance(entity, Node):
+                started.append(entity.node_executable)
+    visit(_launch_file_module(path).generate_launch_description().entities)
+    return started
+
+
+@pytest.mark.parametrize('name, given, expected', STARTED)
+def test_launch_descriptions_start_the_nodes_of_their_graph(name, given, expected):
+    pytest.importorskip('launch_ros')
+    assert started_by_launch(ROOT / 'launch' / f'{name}.launch.py', given) == expected
+
+
+@pytest.mark.parametrize('path', LAUNCH_FILES, ids=lambda p: p.name)
+def test_launch_descriptions_declare_their_graphs_arguments(path):
+    pytest.importorskip('launch_ros')
+    description = _launch_file_module(path).generate_launch_description()
+    declared = {argument.name: argument for argument in description.get_launch_arguments()}
+    assert {name: argument.default_value is not None for name, argument in declared.items()} \
+        == declared_arguments(path)  # what the docs check reads without launch
+    for argument in launch_graph(path).arguments:
+        assert (declared[argument.name].choices or []) == list(argument.choices)
+        # launch appends the valid choices to the description
+        assert declared[argument.name].description.startswith(argument.description)

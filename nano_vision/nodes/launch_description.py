@@ -1,25 +1,23 @@
-"""What the launch files share: the pipeline's nodes and arguments, the Fast DDS profile.
+"""What the launch files share: arguments and nodes from the graphs, the Fast DDS profile.
 
-Imported by launch/*.launch.py only: it needs ``launch`` and ``launch_ros``,
+A launch file declares the arguments of its graph (nano_vision/nodes/graph.py), gives
+the nodes nano_vision's Fast DDS profile, then starts the graph's nodes, each with its
+condition. Imported by launch/*.launch.py only: it needs ``launch`` and ``launch_ros``,
 which come with a ROS 2 install.
 """
 
 import os
 
 from ament_index_python.packages import get_package_share_directory
-from launch import LaunchDescription
+from launch import Condition
 from launch.actions import (DeclareLaunchArgument, GroupAction, OpaqueFunction,
                             SetEnvironmentVariable, Shutdown)
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node, PushRosNamespace
 from launch_ros.parameter_descriptions import ParameterValue
 
+from nano_vision.nodes.graph import Arg, GRAPHS, NAMESPACE, parameter_type
 from nano_vision.runtime.dds import profile_environment, profile_file
-
-# The projects with a config/<project>.yaml, and the task of their model.
-PROJECTS = {'thumbs': 'classification', 'emotions': 'classification', 'face_xy': 'xy'}
-# The node that runs a model of each task (nano_vision.datasets.layout.TASKS).
-MODEL_NODES = {'classification': 'classifier', 'xy': 'regressor'}
 
 
 def fastdds_profile():
@@ -30,8 +28,7 @@ def fastdds_profile():
     (nano_vision/runtime/dds.py).
     """
     def choose(context):
-        share = get_package_share_directory('nano_vision')
-        default = os.path.join(share, 'config', profile_file())
+        default = os.path.join(_share(), 'config', profile_file())
         return [SetEnvironmentVariable(name, value)
                 for name, value in profile_environment(default).items()]
     return OpaqueFunction(function=choose)
@@ -43,55 +40,85 @@ def required(name):
                            '(its log above says why)')
 
 
-def pipeline_arguments(params_file_default):
-    """Return the arguments a user gives the pipeline: model, source, namespace, params_file."""
-    return [
-        DeclareLaunchArgument('model', description='Model file (.pt or .onnx)'),
-        DeclareLaunchArgument('source', default_value='/dev/video0',
-                              description='/dev/videoN, csi, gst:<pipeline>, a video file, '
-                                          'an image folder or synthetic:<scene>'),
-        DeclareLaunchArgument('namespace', default_value='',
-                              description='Namespace of the nodes and their topics'),
-        DeclareLaunchArgument('params_file', default_value=params_file_default,
-                              description='Parameter file (default: config/<project>.yaml)'),
-    ]
+def graph_arguments(graph_name):
+    """Return the declarations of a graph's arguments, then namespace and params_file."""
+    graph = GRAPHS[graph_name]
+    declared = [DeclareLaunchArgument(argument.name, default_value=argument.default,
+                                      description=argument.description,
+                                      choices=list(argument.choices) or None)
+                for argument in (*graph.arguments, NAMESPACE)]
+    if isinstance(graph.config, Arg):
+        # a flat list of text and substitutions: the form every distribution accepts
+        config = [os.path.join(_share(), 'config', ''), LaunchConfiguration(graph.config.name),
+                  '.yaml']
+    else:
+        config = os.path.join(_share(), 'config', graph.config)
+    declared.append(DeclareLaunchArgument(
+        'params_file', default_value=config,
+        description=f'Parameter file (default: {graph.config_text})'))
+    return declared
 
 
-def pipeline_nodes(task):
-    """Return camera -> the model node of ``task`` -> overlay, in the namespace argument.
+def graph_nodes(graph_name):
+    """Return a graph's nodes in the namespace argument, each with its condition."""
+    return GroupAction([PushRosNamespace(LaunchConfiguration('namespace')),
+                        *(launch_node(node) for node in GRAPHS[graph_name].nodes)])
 
-    The camera and the model node are required: when either stops (a model that does
-    not load, a camera that cannot open) the whole launch ends with its message.
+
+def launch_node(node):
+    """Return the Node action of a :class:`~nano_vision.nodes.graph.GraphNode`.
+
+    Its parameters come from the params_file argument, then the node's own; a required
+    node ends the launch when it stops (a model that does not load, a camera that
+    cannot open), with its message.
     """
-    config = LaunchConfiguration('params_file')
-    # value_type=str: a device index such as 0 or a model called 1 stays a string
-    source = ParameterValue(LaunchConfiguration('source'), value_type=str)
-    model = ParameterValue(LaunchConfiguration('model'), value_type=str)
-    # the model node reads the camera's image_raw
-    to_camera = [('image', 'image_raw'), ('image/compressed', 'image_raw/compressed')]
-    model_node = MODEL_NODES[task]
-    return GroupAction([
-        PushRosNamespace(LaunchConfiguration('namespace')),
-        Node(package='nano_vision', executable='camera', name='camera',
-             parameters=[config, {'source': source}], on_exit=required('camera'),
-             output='screen'),
-        Node(package='nano_vision', executable=model_node, name=model_node,
-             parameters=[config, {'model': model}], remappings=to_camera,
-             on_exit=required(model_node), output='screen'),
-        Node(package='nano_vision', executable='overlay', name='overlay',
-             parameters=[config], remappings=[('image', 'image_raw')], output='screen'),
-    ])
+    condition = GraphCondition(node) if node.when else None
+    if any(isinstance(value, Arg) and parameter_type(node.executable, name) is tuple
+           for name, value in node.parameters.items()):
+        # a list from a comma-separated argument, left out when empty: known at launch time
+        return OpaqueFunction(condition=condition, function=lambda context: [_node(
+            node, node.parameter_values(context.launch_configurations))])
+    return _node(node, {name: _launch_value(node, name, value)
+                        for name, value in node.parameters.items()}, condition)
 
 
-def project_launch_description(project):
-    """Return the pipeline of ``project`` with ``config/<project>.yaml``.
+def _node(node, parameters, condition=None):
+    return Node(package='nano_vision', executable=node.executable, name=node.name,
+                parameters=[LaunchConfiguration('params_file'),
+                            *([parameters] if parameters else [])],
+                remappings=[(source, _launch_value(node, None, target))
+                            for source, target in node.remappings],
+                condition=condition, on_exit=required(node.name) if node.required else None,
+                output='screen')
 
-    Only what a user gives is declared (pipeline_arguments), so ``--show-args`` lists just
-    that.
+
+class GraphCondition(Condition):
+    """Start a graph node's action when its conditions hold for the launch arguments."""
+
+    def __init__(self, node):
+        """Hold the :class:`~nano_vision.nodes.graph.GraphNode` whose conditions decide."""
+        super().__init__(predicate=lambda context: node.runs(context.launch_configurations))
+        self.node = node
+
+    def describe(self):
+        """Return the conditions as a user writes the arguments."""
+        return ' and '.join(map(str, self.node.when))
+
+
+def _launch_value(node, parameter, value):
+    """Return a graph value for launch: an argument's as a substitution typed for ``parameter``.
+
+    ``parameter`` None: the value is a remapping's target.
     """
-    share = get_package_share_directory('nano_vision')
-    return LaunchDescription([
-        *pipeline_arguments(os.path.join(share, 'config', f'{project}.yaml')),
-        fastdds_profile(),
-        pipeline_nodes(PROJECTS[project]),
-    ])
+    if not isinstance(value, Arg):
+        return value
+    if parameter is None:
+        return LaunchConfiguration(value.name)
+    # typed as the node declares the parameter: a device index such as 0 or a model
+    # called 1 stays a string, enabled:=false is a bool
+    return ParameterValue(LaunchConfiguration(value.name),
+                          value_type=parameter_type(node.executable, parameter))
+
+
+def _share():
+    return get_package_share_directory('nano_vision')

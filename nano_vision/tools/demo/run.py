@@ -2,8 +2,9 @@
 
 1. dataset: frames of a synthetic scene, labelled automatically from its ground truth;
 2. training: ResNet-18 from scratch (``--weights none``) on that dataset;
-3. live: the installed nodes in their own processes (camera or simulator, the
-   model node with the new model, overlay, steering), watched for ``seconds``;
+3. live: the installed nodes in their own processes, those of the project's launch
+   file wired as it wires them (camera or simulator, the model node with the new
+   model, overlay, steering), watched for ``seconds``;
 4. summary: validation metrics, live rate and latency, live accuracy against
    the ground truth of the same frames (laps and cross-track error for line
    following), printed and written to ``summary.json``;
@@ -24,6 +25,7 @@ import sys
 import time
 import uuid
 
+from nano_vision.nodes.graph import GraphNode, GRAPHS, ros_arguments
 from nano_vision.runtime.dds import profile_environment, profile_file
 from nano_vision.tools.demo.media import make_montage, MONTAGE_FRAMES, write_png, write_video
 from nano_vision.tools.demo.plan import DATASET_MARK, DemoError, make_plan
@@ -64,44 +66,59 @@ def _share_file(*parts):
     try:
         from ament_index_python.packages import get_package_share_directory
         base = get_package_share_directory('nano_vision')
-    except (ImportError, LookupError):
-        base = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    except (ImportError, LookupError):  # the repository: nano_vision/tools/demo/run.py
+        base = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
     path = os.path.join(base, *parts)
     if not os.path.exists(path):
         raise DemoError(f'{path} is missing: build the workspace (make setup)')
     return path
 
 
+def launch_arguments(plan, model, namespace):
+    """Return the launch arguments of the live step: what ``ros2 launch`` would be given.
+
+    The synthetic camera of the plan's scene, or the simulator on the plan's track.
+    """
+    if plan.project == 'line_following':
+        return {'model': model, 'source': 'sim', 'track': plan.track, 'namespace': namespace}
+    return {'model': model, 'source': f'synthetic:{plan.scene}', 'namespace': namespace}
+
+
+def demo_parameters(plan):
+    """Return ``{node: {parameter: value}}``, set by the live step on top of the graph's.
+
+    Frames of ``plan.frame_size`` at ``plan.fps``, and the model node's statistics every
+    second.
+    """
+    size = {'width': plan.frame_size, 'height': plan.frame_size}
+    return {'camera': {**size, 'fps': plan.fps}, 'sim': {**size, 'rate_hz': plan.fps},
+            plan.model_node: {'stats_period_sec': 1.0}}
+
+
+# What the live step adds to face_xy's graph: the steering node follows the nose with the
+# motors off (~/command shows what it would send).
+MOTORS_OFF_STEERING = GraphNode('steering', parameters={
+    'enabled': False, 'input': 'keypoints', 'keypoint': 'nose'})
+
+
 def node_commands(plan, model, namespace):
     """Return ``{name: argv}`` of the nodes of the live step.
 
-    The camera (or the simulator) runs at ``plan.frame_size``; the model node
-    reads ``image_raw``; the overlay draws on it; the steering node follows
-    the nose with the motors off (face_xy) or drives the simulated robot.
+    The nodes of the project's launch file (nano_vision/nodes/graph.py), wired as it
+    wires them, with its parameter file; then :func:`demo_parameters` on top, and the
+    steering node with the motors off for face_xy.
     """
-    common = ['--ros-args', '-r', f'__ns:={namespace}', '--log-level', 'warn']
-    size = ['-p', f'width:={plan.frame_size}', '-p', f'height:={plan.frame_size}']
-    commands = {}
-    if plan.project == 'line_following':
-        config = ['--params-file', _share_file('config', 'line_following.yaml')]
-        commands['sim'] = [*_find_executable('sim'), *common, *config, *size,
-                           '-p', f'track:={plan.track}', '-p', f'rate_hz:={plan.fps}']
-    else:
-        config = []
-        commands['camera'] = [*_find_executable('camera'), *common, *size,
-                              '-p', f'source:=synthetic:{plan.scene}',
-                              '-p', f'fps:={plan.fps}']
-    commands[plan.model_node] = [*_find_executable(plan.model_node), *common, *config,
-                                 '-p', f'model:={model}', '-p', 'stats_period_sec:=1.0',
-                                 '-r', 'image:=image_raw']
-    commands['overlay'] = [*_find_executable('overlay'), *common, *config,
-                           '-r', 'image:=image_raw']
+    graph = GRAPHS[plan.project]
+    arguments = graph.argument_values(launch_arguments(plan, model, namespace))
+    params_file = _share_file('config', graph.config_file(arguments))
+    nodes = graph.running(arguments)
     if plan.steering == 'motors_off':
-        commands['steering'] = [*_find_executable('steering'), *common, '-p', 'enabled:=false',
-                                '-p', 'input:=keypoints', '-p', 'keypoint:=nose']
-    elif plan.steering == 'driving':
-        commands['steering'] = [*_find_executable('steering'), *common, *config]
-    return commands
+        nodes.append(MOTORS_OFF_STEERING)
+    overrides = demo_parameters(plan)
+    return {node.name: [*_find_executable(node.executable),
+                        *ros_arguments(node, arguments, params_file, overrides.get(node.name)),
+                        '--log-level', 'warn']
+            for node in nodes}
 
 
 class Children:

@@ -1,0 +1,64 @@
+"""The graphs of the launch files (nano_vision/nodes/graph.py), without ROS."""
+
+import pytest
+
+from helpers import ros_command
+from nano_vision.nodes.graph import GRAPHS, LINE_FOLLOWING, ros_arguments, typed_argument
+
+
+def test_arguments_take_their_defaults_and_are_checked_as_ros2_launch_checks_them():
+    values = LINE_FOLLOWING.argument_values({'source': 'sim'})
+    assert values == {'model': '', 'source': 'sim', 'track': 'oval', 'oracle': 'false',
+                      'enabled': 'true', 'cmd_vel_topic': 'cmd_vel', 'namespace': ''}
+    with pytest.raises(ValueError, match='needs the argument model'):
+        GRAPHS['thumbs'].argument_values({'source': 'csi'})
+    with pytest.raises(ValueError, match='sauce'):
+        GRAPHS['thumbs'].argument_values({'model': 'm.pt', 'sauce': 'csi'})
+    with pytest.raises(ValueError, match='oval, peanut'):
+        LINE_FOLLOWING.argument_values({'track': 'square'})
+    with pytest.raises(ValueError, match='thumbs, emotions, face_xy'):
+        GRAPHS['pipeline'].argument_values({'project': 'thumb', 'task': 'xy', 'model': 'm'})
+
+
+def test_a_boolean_argument_that_is_neither_true_nor_false_is_refused():
+    for text, oracle in (('true', True), ('True', True), ('1', True), ('FALSE', False)):
+        arguments = LINE_FOLLOWING.argument_values({'source': 'sim', 'oracle': text})
+        steering = [n for n in LINE_FOLLOWING.running(arguments) if n.name == 'steering']
+        assert (steering[0].remapping_rules(arguments)[-1] ==
+                ('point', 'ground_truth/point')) is oracle
+    arguments = LINE_FOLLOWING.argument_values({'oracle': 'yes'})
+    with pytest.raises(ValueError, match='oracle:=yes must be true or false'):
+        LINE_FOLLOWING.running(arguments)
+
+
+def test_argument_text_takes_the_type_the_node_declares():
+    assert typed_argument('camera', 'source', '0') == '0'  # a device index stays a string
+    assert typed_argument('steering', 'enabled', 'false') is False
+    assert typed_argument('dataset_recorder', 'port', '8080') == 8080
+    assert typed_argument('dataset_recorder', 'categories', ' a, b,,') == ('a', 'b')
+    with pytest.raises(ValueError, match=r"port:=web is not of the parameter's type \(int\)"):
+        typed_argument('dataset_recorder', 'port', 'web')
+    with pytest.raises(ValueError, match="camera declares no parameter 'sauce'"):
+        typed_argument('camera', 'sauce', 'csi')
+
+
+def test_an_empty_list_argument_is_left_out():
+    record = GRAPHS['record']
+    recorder = record.nodes[-1]
+    arguments = record.argument_values({'dataset': 'data/face'})
+    assert 'categories' not in recorder.parameter_values(arguments)
+    arguments = record.argument_values({'dataset': 'data/face', 'categories': 'nose,left_eye'})
+    assert recorder.parameter_values(arguments)['categories'] == ('nose', 'left_eye')
+
+
+def test_command_line_options_are_those_of_the_launch_file():
+    arguments = LINE_FOLLOWING.argument_values({'source': 'sim', 'namespace': 'robot1',
+                                                'cmd_vel_topic': 'base/cmd_vel'})
+    sim = LINE_FOLLOWING.running(arguments)[0]
+    command = ros_command(['sim', *ros_arguments(sim, arguments, 'lf.yaml', {'seed': 3})])
+    assert command == {'executable': 'sim', 'params_files': ['lf.yaml'],
+                       'remappings': {'__ns': '/robot1', 'cmd_vel': 'base/cmd_vel'},
+                       'parameters': {'track': 'oval', 'seed': 3}}
+    arguments = LINE_FOLLOWING.argument_values({'source': 'sim'})
+    assert '__ns' not in ros_command(['sim', *ros_arguments(sim, arguments, 'lf.yaml')])[
+        'remappings']  # no namespace: none given
