@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from nano_vision.datasets import recorder as recorder_module
 from nano_vision.datasets.layout import load_dataset, MANIFEST, read_manifest
 from nano_vision.datasets.recorder import check_label, Recorder, RecorderError, TRASH
+from nano_vision.runtime import files as files_module
 
 
 def frame(width=64, height=48, rgb=(255, 0, 0)):
@@ -141,14 +141,15 @@ def test_a_full_disk_leaves_nothing_half_written(tmp_path, monkeypatch):
     recorder.capture(frame(), 'rgb8', 'a')
     before = all_files(tmp_path)
 
-    def full(fd, data):
-        os.write(fd, bytes(data[:10]))  # part of the file reaches the disk first
+    def full(fd):
+        # the image is in the file already: a full disk shows when it is flushed
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-    monkeypatch.setattr(recorder_module, '_write_all', full)
-    with pytest.raises(RecorderError, match='disk full'):
+    monkeypatch.setattr(files_module.os, 'fsync', full)
+    with pytest.raises(RecorderError, match='disk full while writing .*/a/'):
         recorder.capture(frame(), 'rgb8', 'a')
     with pytest.raises(RecorderError, match='disk full'):
         recorder.capture(frame(), 'rgb8', 'new_label')
+    monkeypatch.undo()
     assert all_files(tmp_path) == before
     assert recorder.counts() == {'a': 1}
     assert len(manifest_lines(tmp_path)) == 1
@@ -164,7 +165,7 @@ def test_a_manifest_that_cannot_grow_takes_the_image_back(tmp_path, monkeypatch)
             real_write(fd, bytes(data[:7]))
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_write(fd, data)
-    monkeypatch.setattr(recorder_module.os, 'write', full_manifest)
+    monkeypatch.setattr(files_module.os, 'write', full_manifest)
     with pytest.raises(RecorderError, match=f'disk full while writing .*{MANIFEST}'):
         recorder.capture(frame(), 'rgb8', 'a')
     monkeypatch.undo()

@@ -17,11 +17,11 @@ from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
-from nano_vision.datasets import recorder as recorder_module  # noqa: E402
 from nano_vision.datasets.layout import load_dataset, read_manifest  # noqa: E402
 from nano_vision.nodes.camera import CameraNode  # noqa: E402
 from nano_vision.nodes.dataset_recorder import DatasetRecorderNode  # noqa: E402
 from nano_vision.nodes.messages import image_msg  # noqa: E402
+from nano_vision.runtime import files as files_module  # noqa: E402
 
 
 def publish_frame(ros, node, width=80, height=60, rgb=(0, 200, 0), sec=7):
@@ -97,9 +97,9 @@ def test_failures_are_answered_and_the_node_carries_on(ros, recorder_setup, monk
         assert not answer.success and answer.path == ''
         assert 'not allowed' in answer.message or 'no label' in answer.message
 
-    def full(fd, data):
+    def full(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-    monkeypatch.setattr(recorder_module, '_write_all', full)
+    monkeypatch.setattr(files_module.os, 'fsync', full)
     answer = call(ros, client, label='a')
     assert not answer.success and 'disk full' in answer.message
     monkeypatch.undo()

@@ -96,6 +96,15 @@ def test_checkpoint_describes_itself_and_round_trips(trained, squares):
         torch.testing.assert_close(model(x), again(x))
 
 
+def test_a_checkpoint_that_cannot_be_saved_leaves_the_previous_one(tmp_path):
+    path = tmp_path / 'model.pt'
+    save_checkpoint({'format': 'first'}, path)
+    with pytest.raises((pickle.PicklingError, AttributeError, TypeError)):
+        save_checkpoint({'format': 'second', 'bad': lambda: None}, path)  # torch.save refuses
+    assert torch.load(path, weights_only=True) == {'format': 'first'}
+    assert os.listdir(tmp_path) == ['model.pt']
+
+
 class RunsCode:
     """An object whose unpickling runs a command (what a hostile model file does)."""
 

@@ -20,7 +20,6 @@ back.
 """
 
 from collections import Counter
-import errno
 import json
 import os
 import re
@@ -35,9 +34,10 @@ from nano_vision.datasets.layout import (check_category, CLASSIFICATION, Dataset
                                          read_manifest, Sample, TASKS, XY, xy_file_name)
 from nano_vision.image.conversion import convert_encoding, ImageConversionError
 from nano_vision.image.coords import to_normalised, to_pixels
+from nano_vision.runtime.files import (append_line, explain_os_error, is_temporary,
+                                       remove_quietly, sync_folder, write_file_atomic)
 
 TRASH = '.trash'
-TEMP_SUFFIX = '.tmp'
 # File names the recorder writes and accepts back from a user interface: a
 # plain name, no separators, not hidden.
 _FILE_NAME = re.compile(r'^[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,200}$')
@@ -53,76 +53,6 @@ def check_label(name):
         return check_category(name)
     except DatasetError as exc:
         raise RecorderError(str(exc)) from None
-
-
-def explain_os_error(exc, path):
-    """Return a message for an OSError met while writing ``path``, with what to do."""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return f'disk full while writing {path}: free some space or record elsewhere'
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return (f'cannot write {path}: the folder is not writable ({exc.strerror}); '
-                'choose another dataset folder or fix its permissions')
-    if exc.errno in (errno.ENOTDIR, errno.ENOENT):
-        return f'cannot write {path}: {exc.strerror}; check the dataset path'
-    return f'cannot write {path}: {exc.strerror or exc}'
-
-
-def _fsync_folder(folder):
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_all(fd, data):
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def write_file_atomic(path, data):
-    """Write ``data`` to ``path`` through a synced temporary file and a rename.
-
-    Readers see the old file or the complete new one, never a part. On an
-    error the temporary file is removed and the OSError raised.
-    """
-    folder, name = os.path.split(path)
-    temp = os.path.join(folder, f'.{name}{TEMP_SUFFIX}')
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        try:
-            _write_all(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp, path)
-    except BaseException:
-        _remove_quietly(temp)
-        raise
-    _fsync_folder(folder)
-
-
-def append_line(path, line):
-    """Append one text line to ``path`` and sync it; on an error undo the partial write."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    try:
-        size = os.fstat(fd).st_size
-        try:
-            _write_all(fd, line.encode('utf-8'))
-            os.fsync(fd)
-        except BaseException:
-            os.ftruncate(fd, size)
-            raise
-    finally:
-        os.close(fd)
-
-
-def _remove_quietly(path):
-    try:
-        os.remove(path)
-    except OSError:
-        pass
 
 
 def _remove_empty_folder(folder):
@@ -294,7 +224,7 @@ class Recorder:
             try:
                 append_line(manifest, manifest_line(sample, self.root))
             except OSError as exc:
-                _remove_quietly(path)  # an image without its line would be half a capture
+                remove_quietly(path)  # an image without its line would be half a capture
                 raise RecorderError(explain_os_error(exc, manifest)) from None
             self._counts[label] += 1
             self.revision += 1
@@ -343,7 +273,7 @@ class Recorder:
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 entry = self._take_manifest_entry(from_root, relative)
                 os.replace(source, target)
-                _fsync_folder(os.path.dirname(target))
+                sync_folder(os.path.dirname(target))
                 _remove_empty_folder(os.path.dirname(source))
                 if entry is None:
                     entry = self._entry_for_file(to_root, relative, 'recovered')
@@ -408,7 +338,7 @@ class Recorder:
         removed = 0
         for folder, _, files in os.walk(self.root):
             for name in files:
-                if name.startswith('.') and name.endswith(TEMP_SUFFIX):
+                if is_temporary(name):
                     os.remove(os.path.join(folder, name))
                     removed += 1
         return removed

@@ -8,7 +8,6 @@ keypoint names, the preprocessing (input size, mean/std, colour order), the
 validation metrics and the training options.
 """
 
-import os
 import pickle
 import zipfile
 
@@ -17,6 +16,7 @@ import torch
 from nano_vision.datasets.layout import TASKS
 from nano_vision.image.preprocess import Preprocessing
 from nano_vision.inference.predictions import outputs_problem
+from nano_vision.runtime.files import atomic_writer
 
 FORMAT = 'nano_vision.checkpoint'
 FORMAT_VERSION = 1
@@ -51,10 +51,13 @@ def make_checkpoint(model, *, task, arch, names, preprocessing, metrics=None,
 
 
 def save_checkpoint(checkpoint, path):
-    """Write ``checkpoint`` to ``path`` atomically (a crash never leaves half a file)."""
-    tmp = f'{path}.tmp'
-    torch.save(checkpoint, tmp)
-    os.replace(tmp, path)
+    """Write ``checkpoint`` to ``path`` atomically and durably; return ``path``.
+
+    A crash or a power cut leaves the previous file or the new one, never half
+    of one (see :mod:`nano_vision.runtime.files`).
+    """
+    with atomic_writer(path) as stream:
+        torch.save(checkpoint, stream)
     return path
 
 

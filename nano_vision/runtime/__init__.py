@@ -1,1 +1,4 @@
-"""Process setup shared by nodes, tools and launch files: DDS profile, buffer reuse (no rclpy)."""
+"""Process-level helpers of nodes, tools, ml and launch files (no rclpy, no torch).
+
+The DDS profile, buffer reuse, and files written atomically and durably.
+"""
