@@ -9,6 +9,9 @@ import cv2
 import numpy as np
 import yaml
 
+from nano_vision.datasets.layout import load_dataset, MANIFEST, parse_xy_name, read_manifest
+from nano_vision.image.coords import to_normalised
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 # Addresses ss prints for the loopback interface.
@@ -128,3 +131,34 @@ def ros_command(argv):
             name, text = value.split(':=', 1)
             command['parameters'][name] = yaml.safe_load(text)
     return command
+
+
+def check_written_dataset(root):
+    """Assert the layout every writer of nano_vision gives; return the manifest entries.
+
+    Each image is ``<label>/<uid>.jpg`` or ``<label>/<u>_<v>_<uid>.jpg`` with
+    whole pixels, listed once in the manifest with the point its name says and
+    its size; no temporary file is left; the dataset loads with those points.
+    """
+    root = pathlib.Path(root)
+    hidden = [str(p) for p in root.rglob('.*')]
+    assert hidden == [], f'temporary files left: {hidden}'
+    images = sorted(f'{p.parent.name}/{p.name}' for p in root.glob('*/*.jpg'))
+    entries = read_manifest(root)
+    assert sorted(entries) == images
+    assert len((root / MANIFEST).read_text().splitlines()) == len(images)
+    for file, entry in entries.items():
+        label, name = file.split('/')
+        assert entry['label'] == label
+        height, width = cv2.imread(str(root / file)).shape[:2]
+        assert (entry['width'], entry['height']) == (width, height)
+        parsed = parse_xy_name(name)
+        if entry['x'] is None:
+            assert parsed is None and entry['u'] is None
+        else:
+            u, v, _ = parsed
+            assert (entry['u'], entry['v']) == (u, v) and u.is_integer() and v.is_integer()
+            assert (entry['x'], entry['y']) == to_normalised(u, v, width, height)
+    loaded = {os.path.relpath(s.path, root): (s.x, s.y) for s in load_dataset(root).samples}
+    assert loaded == {f: (e['x'], e['y']) for f, e in entries.items()}
+    return entries

@@ -22,6 +22,7 @@ from rclpy.serialization import deserialize_message, serialize_message  # noqa: 
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
+from helpers import check_written_dataset  # noqa: E402
 from nano_vision.bags.errors import BagError  # noqa: E402
 from nano_vision.bags.read import open_bag  # noqa: E402
 from nano_vision.bags.record import BagRecorder, DEFAULT_CHUNK_BYTES  # noqa: E402
@@ -599,7 +600,7 @@ def test_points_of_ground_truth_make_an_xy_dataset(tmp_path):
             stamp = T0 + i * 33_000_000
             bag.write('/image_raw', serialize_message(image_msg(i, stamp)), stamp + 1)
             # truth given for a 128x96 image: twice the frame's size
-            truth = truth_msg(stamp, points=[('nose', 40 + 8 * i, 30), ('left_eye', 60, 20)])
+            truth = truth_msg(stamp, points=[('nose', 40 + 8 * i, 30), ('left_eye', 61, 23)])
             truth.width, truth.height = 128, 96
             bag.write('/ground_truth', serialize_message(truth), stamp + 2)
     out = tmp_path / 'xy'
@@ -612,6 +613,9 @@ def test_points_of_ground_truth_make_an_xy_dataset(tmp_path):
     assert np.allclose(noses, [(2 * (20 + 4 * i) / 64 - 1, 2 * 15 / 48 - 1) for i in range(4)])
     # the points of one frame share its name, so training sees one frame
     assert len({s.group for s in dataset.samples}) == 4
+    # (30.5, 11.5) in the frame: whole pixels, halves to even, as every writer names them
+    left = [f for f in check_written_dataset(out) if f.startswith('left_eye/')]
+    assert len(left) == 4 and all(f.startswith('left_eye/30_12_') for f in left)
 
 
 def run_cli(capsys, *args):
@@ -706,6 +710,7 @@ def test_a_recorded_classification_bag_becomes_a_dataset(thumbs_dataset):
     assert {s.source for s in dataset.samples} == {f'rosbag2:{report.bag}:/image_raw'}
     assert sorted(s.stamp_ns for s in dataset.samples) == [T0 + i * 33_000_000
                                                            for i in range(160)]
+    check_written_dataset(data)
 
 
 @pytest.mark.slow

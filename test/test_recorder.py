@@ -151,6 +151,7 @@ def test_a_full_disk_leaves_nothing_half_written(tmp_path, monkeypatch):
         recorder.capture(frame(), 'rgb8', 'new_label')
     monkeypatch.undo()
     assert all_files(tmp_path) == before
+    assert not (tmp_path / 'new_label').exists()  # an empty category would stop training
     assert recorder.counts() == {'a': 1}
     assert len(manifest_lines(tmp_path)) == 1
 

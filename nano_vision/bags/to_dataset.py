@@ -19,8 +19,8 @@ import cv2
 
 from nano_vision.bags.errors import BagError
 from nano_vision.bags.read import open_bag
-from nano_vision.datasets.layout import check_category, DatasetError, MANIFEST
-from nano_vision.datasets.synth import write_frame
+from nano_vision.datasets.layout import check_category, DatasetError
+from nano_vision.datasets.writer import DatasetWriter
 from nano_vision.image.conversion import (compressed_msg_to_numpy, convert_encoding,
                                           image_msg_to_numpy, ImageConversionError,
                                           parse_compressed_format, UnsupportedEncodingError)
@@ -270,7 +270,7 @@ def _write_frames(bag, report, work, every, start_ns, end_ns, label, labels):
     """Write the selected, labelled frames into the folder ``work``."""
     stop_ns = None if end_ns is None else end_ns + 1
     source = f'rosbag2:{bag.path}:{report.topic}'
-    with open(os.path.join(work, MANIFEST), 'w', encoding='utf-8') as manifest:
+    with DatasetWriter(work, bulk=True) as writer:
         for _, t, raw in bag.messages([report.topic], start_ns, stop_ns):
             index = report.frames_in_window
             report.frames_in_window += 1
@@ -298,7 +298,6 @@ def _write_frames(bag, report, work, every, start_ns, end_ns, label, labels):
                 continue
             # Names from the frame's place in the bag: a bag always gives the same dataset.
             uid = str(uuid.uuid5(uuid.NAMESPACE_URL, f'{report.topic}:{t}:{stamp}:{index}'))
-            samples = write_frame(work, manifest, encoded, chosen, width, height, uid, stamp,
-                                  source)
+            samples = writer.write_frame(encoded, chosen, width, height, uid, stamp, source)
             report.frames_written += 1
             report.counts.update(s.label for s in samples)

@@ -1,6 +1,6 @@
 """Dataset folders of the course and of JetBot: scan, check, split, describe (no torch).
 
-Layouts read (and written by the recorder):
+Layouts read (and written by :mod:`nano_vision.datasets.writer`):
 
 Classification
     ``<root>/<category>/<name>.jpg`` — torchvision ImageFolder compatible.
@@ -45,6 +45,9 @@ JETBOT_XY = re.compile(rf'^xy_{_NUMBER}_{_NUMBER}_(.+)\.\w+$')
 # A category is a folder name: no separators, no dots at the start, no control
 # characters; the recorder refuses anything else before it touches the disk.
 CATEGORY = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$')
+# A sample's file name, as written and as accepted back from a user interface:
+# a plain name, no separators, not hidden.
+FILE_NAME = re.compile(r'^[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,200}$')
 
 
 class DatasetError(ValueError):
@@ -105,11 +108,6 @@ def parse_xy_name(filename):
     if match is None:
         return None
     return float(match.group(1)), float(match.group(2)), match.group(3)
-
-
-def xy_file_name(u, v, uid):
-    """Return the course's file name for a point at pixel ``(u, v)``."""
-    return f'{int(round(u))}_{int(round(v))}_{uid}.jpg'
 
 
 def read_manifest(root):

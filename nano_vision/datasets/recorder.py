@@ -1,6 +1,7 @@
 """Write a labelled dataset that survives crashes: checked names, atomic files, trash (no ROS).
 
-A capture is an image file and one manifest line (the layouts and the line
+A capture is an image file and one manifest line, written frame by frame by
+:class:`nano_vision.datasets.writer.DatasetWriter` (the layouts and the line
 format are those of :mod:`nano_vision.datasets.layout`):
 
 1. the JPEG is written under a hidden temporary name in its category folder,
@@ -22,7 +23,6 @@ back.
 from collections import Counter
 import json
 import os
-import re
 import threading
 import uuid
 
@@ -30,17 +30,15 @@ import cv2
 from PIL import Image as PILImage
 
 from nano_vision.datasets.layout import (check_category, CLASSIFICATION, DatasetError,
-                                         IMAGE_SUFFIXES, MANIFEST, manifest_line, parse_xy_name,
-                                         read_manifest, Sample, TASKS, XY, xy_file_name)
+                                         FILE_NAME, IMAGE_SUFFIXES, MANIFEST, manifest_line,
+                                         parse_xy_name, read_manifest, Sample, TASKS, XY)
+from nano_vision.datasets.writer import DatasetWriter
 from nano_vision.image.conversion import convert_encoding, ImageConversionError
 from nano_vision.image.coords import to_normalised, to_pixels
 from nano_vision.runtime.files import (append_line, explain_os_error, is_temporary,
-                                       remove_quietly, sync_folder, write_file_atomic)
+                                       sync_folder, write_file_atomic)
 
 TRASH = '.trash'
-# File names the recorder writes and accepts back from a user interface: a
-# plain name, no separators, not hidden.
-_FILE_NAME = re.compile(r'^[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,200}$')
 
 
 class RecorderError(Exception):
@@ -109,6 +107,7 @@ class Recorder:
             raise RecorderError(explain_os_error(exc, self.root)) from None
         except DatasetError as exc:
             raise RecorderError(f'{exc}; fix or remove that line') from None
+        self._writer = DatasetWriter(self.root)
         self._counts = Counter({c: len(_images(os.path.join(self.root, c)))
                                 for c in _category_folders(self.root)})
         self._check_layout()
@@ -157,7 +156,7 @@ class Recorder:
             absolute paths, hidden files or separators)
         """
         parts = relative.split('/') if isinstance(relative, str) else []
-        if len(parts) != 2 or not _FILE_NAME.match(parts[1]) or '\\' in relative:
+        if len(parts) != 2 or not FILE_NAME.match(parts[1]) or '\\' in relative:
             raise RecorderError(f'{relative!r} is not a sample of the dataset '
                                 '(expected <category>/<file>.jpg)')
         check_label(parts[0])
@@ -196,40 +195,24 @@ class Recorder:
         except (ImageConversionError, KeyError, cv2.error) as exc:
             raise RecorderError(f'cannot save a {encoding} frame: {exc}') from None
         height, width = bgr.shape[:2]
-        uid = str(group or uuid.uuid4())
-        x = y = None
-        if point is None:
-            name = f'{uid}.jpg'
-        else:
+        pixel = None
+        if point is not None:
             x, y = (float(v) for v in point)
-            if not (-1.0 <= x <= 1.0 and -1.0 <= y <= 1.0):
-                raise RecorderError(f'point ({x:g}, {y:g}) is outside the image: x and y '
-                                    'are normalised to [-1, 1]')
-            u, v = (int(round(p)) for p in to_pixels(x, y, width, height))
-            name = xy_file_name(u, v, uid)
-            x, y = to_normalised(u, v, width, height)  # what the file name says
+            pixel = to_pixels(x, y, width, height)  # the writer refuses it outside the image
         ok, encoded = cv2.imencode('.jpg', bgr, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
         if not ok:
             raise RecorderError(f'OpenCV could not encode a {width}x{height} frame as JPEG')
-        folder = os.path.join(self.root, label)
-        path = os.path.join(folder, name)
-        sample = Sample(path, label, width, height, x, y, uid, int(stamp_ns), source)
         with self._lock:
             try:
-                os.makedirs(folder, exist_ok=True)
-                write_file_atomic(path, encoded.tobytes())
-            except OSError as exc:
-                raise RecorderError(explain_os_error(exc, path)) from None
-            manifest = os.path.join(self.root, MANIFEST)
-            try:
-                append_line(manifest, manifest_line(sample, self.root))
-            except OSError as exc:
-                remove_quietly(path)  # an image without its line would be half a capture
-                raise RecorderError(explain_os_error(exc, manifest)) from None
+                sample, = self._writer.write_frame(encoded.tobytes(), [(label, pixel)], width,
+                                                   height, str(group or uuid.uuid4()),
+                                                   stamp_ns, source)
+            except DatasetError as exc:
+                raise RecorderError(str(exc)) from None
             self._counts[label] += 1
             self.revision += 1
             self.add_category(label)
-            self._undo.append(os.path.relpath(path, self.root))
+            self._undo.append(os.path.relpath(sample.path, self.root))
         return sample
 
     def undo(self):
