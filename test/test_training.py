@@ -232,6 +232,7 @@ def test_onnx_export_matches_pytorch_and_carries_the_names(trained, squares, tmp
     pytest.importorskip('onnxruntime')
     out = tmp_path / 'squares.onnx'
     assert cli(['export', trained.model_path, '--onnx', str(out)]) == 0
+    assert os.listdir(tmp_path) == ['squares.onnx']  # written once, no temporary left
     torch_predictor = load_predictor(trained.model_path, device='cpu')
     onnx_predictor = load_predictor(str(out))
     assert onnx_predictor.names == ('blue', 'red') and onnx_predictor.task == 'classification'

@@ -1,5 +1,6 @@
 """Export a checkpoint to ONNX, fp32 or int8 (calibrated on training images), checked."""
 
+import io
 import json
 import logging
 import os
@@ -10,6 +11,7 @@ import torch
 
 from nano_vision.ml.checkpoint import (checkpoint_preprocessing, FORMAT, FORMAT_VERSION,
                                        load_checkpoint, model_from_checkpoint)
+from nano_vision.runtime.files import atomic_writer
 
 logger = logging.getLogger(__name__)
 
@@ -46,15 +48,14 @@ def export_onnx(model_path, out=None, opset=17, samples=8, seed=0):
     size = checkpoint_preprocessing(checkpoint).input_size
     out = out or os.path.splitext(model_path)[0] + '.onnx'
     dummy = torch.zeros(1, 3, size, size)
+    exported = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # the TorchScript exporter announces its successor
-        torch.onnx.export(model, (dummy,), out, input_names=['input'], output_names=['output'],
+        torch.onnx.export(model, (dummy,), exported, input_names=['input'],
+                          output_names=['output'],
                           dynamic_axes={'input': {0: 'batch'}, 'output': {0: 'batch'}},
                           opset_version=opset, dynamo=False)
-    proto = onnx.load(out)
-    _add_metadata(proto, checkpoint)
-    onnx.checker.check_model(proto)
-    onnx.save(proto, out)
+    _save(onnx.load_from_string(exported.getvalue()), checkpoint, out)
 
     rng = np.random.default_rng(seed)
     batch = rng.standard_normal((samples, 3, size, size)).astype(np.float32)
@@ -63,6 +64,15 @@ def export_onnx(model_path, out=None, opset=17, samples=8, seed=0):
     with torch.inference_mode():
         torch_out = model(torch.from_numpy(batch)).numpy()
     return out, float(np.abs(ort_out - torch_out).max())
+
+
+def _save(proto, checkpoint, out):
+    """Add the checkpoint's metadata to ``proto``, check it and write it to ``out`` atomically."""
+    import onnx
+    _add_metadata(proto, checkpoint)
+    onnx.checker.check_model(proto)
+    with atomic_writer(out) as stream:
+        onnx.save(proto, stream)
 
 
 def _add_metadata(proto, checkpoint):
@@ -163,9 +173,7 @@ def quantize_int8(model_path, out=None, calibration=None, count=128, opset=17, s
                             quant_format=QuantFormat.QDQ, per_channel=True,
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
         proto = onnx.load(os.path.join(tmp, 'int8.onnx'))
-    _add_metadata(proto, checkpoint)
-    onnx.checker.check_model(proto)
-    onnx.save(proto, out)
+    _save(proto, checkpoint, out)
 
     session = onnxruntime.InferenceSession(out, providers=['CPUExecutionProvider'])
     int8_out = np.concatenate([session.run(None, {'input': batch[i:i + 16]})[0]

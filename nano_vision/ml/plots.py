@@ -1,10 +1,14 @@
 """PNG plots of training curves and confusion matrices (matplotlib, no display needed)."""
 
+import os
+
 import matplotlib
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+from nano_vision.runtime.files import atomic_writer  # noqa: E402
 
 
 def plot_curves(history, task, path):
@@ -29,10 +33,7 @@ def plot_curves(history, task, path):
         for axis in (left, right):
             axis.axvline(best[-1], color='grey', linestyle=':', label='kept')
     right.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return _save(figure, path)
 
 
 def plot_confusion(matrix, names, path):
@@ -48,7 +49,15 @@ def plot_confusion(matrix, names, path):
     for (i, j), value in np.ndenumerate(matrix):
         axis.text(j, i, str(value), ha='center', va='center',
                   color='white' if value > limit else 'black')
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    return _save(figure, path)
+
+
+def _save(figure, path):
+    """Write ``figure`` to ``path`` atomically (format from the suffix), close it; return it."""
+    try:
+        figure.tight_layout()
+        with atomic_writer(path) as stream:
+            figure.savefig(stream, format=os.path.splitext(path)[1][1:] or None, dpi=100)
+    finally:
+        plt.close(figure)
     return path

@@ -86,12 +86,12 @@ def _print_metrics(task, metrics):
 def _eval(args):
     from nano_vision.ml.checkpoint import load_checkpoint
     from nano_vision.ml.evaluate import evaluate
+    from nano_vision.runtime.files import write_file_atomic
     task = load_checkpoint(args.model)['task']
     metrics = evaluate(args.model, args.data, device=args.device)
     _print_metrics(task, metrics)
     if args.json:
-        with open(args.json, 'w', encoding='utf-8') as stream:
-            json.dump(metrics, stream, indent=2)
+        write_file_atomic(args.json, json.dumps(metrics, indent=2).encode('utf-8'))
     return 0
 
 

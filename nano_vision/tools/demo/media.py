@@ -7,6 +7,8 @@ import os
 import cv2
 import numpy as np
 
+from nano_vision.runtime.files import write_file_atomic
+
 
 # The montage: this many annotated frames, spread over the live run.
 MONTAGE_FRAMES = 12
@@ -76,9 +78,11 @@ def make_montage(frames, columns=MONTAGE_COLUMNS, tile=224):
 
 
 def write_png(path, rgb):
-    """Write an RGB image as PNG; return ``path``."""
-    if not cv2.imwrite(path, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
-        raise OSError(f'could not write {path}')
+    """Write an RGB image as PNG, atomically; return ``path``."""
+    ok, encoded = cv2.imencode('.png', cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OSError(f'could not write {path}: OpenCV cannot encode a {rgb.shape} image as PNG')
+    write_file_atomic(path, encoded.tobytes())
     return path
 
 

@@ -27,6 +27,7 @@ import uuid
 
 from nano_vision.nodes.graph import GraphNode, GRAPHS, ros_arguments
 from nano_vision.runtime.dds import profile_environment, profile_file
+from nano_vision.runtime.files import write_file_atomic
 from nano_vision.tools.demo.media import make_montage, MONTAGE_FRAMES, write_png, write_video
 from nano_vision.tools.demo.plan import DATASET_MARK, DemoError, make_plan
 from nano_vision.tools.demo.score import format_summary, stats_summary
@@ -301,8 +302,8 @@ def run_demo(project='face_xy', out='demo_out', quick=False, seconds=None, echo=
                             'driving the simulated robot')
         summary['live']['steering'] = steering
     files['summary'] = 'summary.json'
-    with open(os.path.join(out, 'summary.json'), 'w', encoding='utf-8') as stream:
-        json.dump(summary, stream, indent=2)
+    write_file_atomic(os.path.join(out, 'summary.json'),
+                      json.dumps(summary, indent=2).encode('utf-8'))
     echo('[5/5] summary')
     for line in format_summary(summary):
         echo(line)
