@@ -30,6 +30,7 @@ import yaml
 
 from nano_vision.bags.errors import BagError
 from nano_vision.bags.typestore import MSGS_PACKAGE, project_typestore, ROS_DISTRO
+from nano_vision.runtime.files import write_file_atomic
 
 #: Storage formats :class:`BagRecorder` writes.
 STORAGES = ('mcap', 'sqlite3')
@@ -131,10 +132,8 @@ class _McapBag:
             self._writer.finish()
         finally:
             self._file.close()
-        metadata = os.path.join(self._folder, 'metadata.yaml')
-        with open(metadata + '.tmp', 'w', encoding='utf-8') as stream:
-            yaml.safe_dump({'rosbag2_bagfile_information': information}, stream)
-        os.replace(metadata + '.tmp', metadata)
+        text = yaml.safe_dump({'rosbag2_bagfile_information': information})
+        write_file_atomic(os.path.join(self._folder, 'metadata.yaml'), text.encode('utf-8'))
 
 
 class _Sqlite3Bag:
