@@ -5,7 +5,7 @@ declares exactly these (with descriptors and ranges), the tests check launch
 and YAML files against them, and the docs are generated from them.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -53,14 +53,61 @@ class ParamSpec:
         return value
 
 
+def _rows(specs, names):
+    """Return name -> spec of ``specs``; raise ValueError for a name not among them."""
+    by_name = {spec.name: spec for spec in specs}
+    unknown = sorted(set(names) - set(by_name))
+    if unknown:
+        raise ValueError(f'unknown parameter(s) {", ".join(unknown)}; known: '
+                         f'{", ".join(by_name)}')
+    return by_name
+
+
 def check_values(specs, values):
     """Return ``values`` (a name -> value dict) checked against ``specs``.
 
     Missing names take their defaults; unknown names raise ValueError.
     """
-    by_name = {spec.name: spec for spec in specs}
-    unknown = sorted(set(values) - set(by_name))
-    if unknown:
-        raise ValueError(f'unknown parameter(s) {", ".join(unknown)}; known: '
-                         f'{", ".join(by_name)}')
+    _rows(specs, values)
     return {spec.name: spec.check(values.get(spec.name, spec.default)) for spec in specs}
+
+
+class NodeConfig:
+    """Base of a node's frozen config dataclass: one field per row of ``PARAMETERS``.
+
+    Each value is checked against its row; :meth:`check` (run by every
+    constructor, :meth:`changed` included) applies the rules between values, and
+    :meth:`parse` turns checked parameter values into field values (the camera's
+    source string into a SourceSpec).
+    """
+
+    PARAMETERS = ()
+
+    def __post_init__(self):
+        """Apply the rules between values."""
+        self.check()
+
+    def check(self):
+        """Raise ValueError, saying what to change, when values do not work together."""
+
+    @classmethod
+    def parse(cls, values):
+        """Return checked parameter values (name -> value) as field values."""
+        return values
+
+    @classmethod
+    def from_values(cls, values):
+        """Build the config from parameter values (name -> value); missing ones take defaults.
+
+        :raises ValueError: a value that cannot work, with what to change
+        """
+        return cls(**cls.parse(check_values(cls.PARAMETERS, values)))
+
+    def changed(self, **values):
+        """Return a copy with the parameters in ``values`` changed, checked as at start.
+
+        :raises ValueError: an unknown name or a value that cannot work, with what to change
+        """
+        rows = _rows(self.PARAMETERS, values)
+        checked = {name: rows[name].check(value) for name, value in values.items()}
+        return replace(self, **self.parse(checked))

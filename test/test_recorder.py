@@ -261,3 +261,6 @@ def test_categories_are_a_checked_string_array():
         RecorderConfig.from_values({'dataset': 'd', 'categories': ['a', '../b']})
     with pytest.raises(ValueError, match='dataset is empty'):
         RecorderConfig.from_values({})
+    assert config.changed(label='a', rate_hz=5.0).label == 'a' and config.label == ''
+    with pytest.raises(ValueError, match='not allowed'):
+        config.changed(label='../a')

@@ -166,6 +166,25 @@ def test_camera_config_checks_values():
         CameraConfig.from_values({'source': 'synthetic:face', 'frame_id': ''})
 
 
+def test_a_changed_camera_config_is_checked_as_at_start_and_keeps_the_parsed_source(tmp_path):
+    folder = tmp_path / 'frames'
+    folder.mkdir()
+    config = CameraConfig.from_values({'source': str(folder)})
+    folder.rmdir()  # a change of jpeg_quality must not look at the source again
+    changed = config.changed(jpeg_quality=40)
+    assert (changed.jpeg_quality, config.jpeg_quality) == (40, 90)
+    assert changed.source == config.source and changed.source.kind == 'folder'
+    with pytest.raises(ValueError, match='jpeg_quality.*above its maximum'):
+        config.changed(jpeg_quality=101)
+    with pytest.raises(ValueError, match='both be 0'):
+        config.changed(width=0)
+    with pytest.raises(ValueError, match='unknown parameter.*quality'):
+        config.changed(quality=40)
+    with pytest.raises(ValueError, match='not a device'):
+        config.changed(source='webcam')
+    assert config.changed(source='synthetic:face').source.kind == 'synthetic'
+
+
 def test_every_camera_parameter_is_described():
     names = [spec.name for spec in CAMERA_PARAMETERS]
     assert len(names) == len(set(names))

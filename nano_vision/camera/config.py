@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from nano_vision.camera.sources import parse_source, SourceSpec
 from nano_vision.image.conversion import SUPPORTED_ENCODINGS
-from nano_vision.parameters import check_values, ParamSpec
+from nano_vision.parameters import NodeConfig, ParamSpec
 
 CAMERA_PARAMETERS = (
     ParamSpec('source', '/dev/video0',
@@ -47,8 +47,10 @@ CAMERA_PARAMETERS = (
 
 
 @dataclass(frozen=True)
-class CameraConfig:
+class CameraConfig(NodeConfig):
     """Checked settings of the camera node."""
+
+    PARAMETERS = CAMERA_PARAMETERS
 
     source: SourceSpec
     width: int
@@ -67,16 +69,16 @@ class CameraConfig:
     reconnect_interval_sec: float
 
     @classmethod
-    def from_values(cls, values):
-        """Build the config from parameter values (name -> value).
+    def parse(cls, values):
+        """Return the values with the source string parsed (ValueError if it names nothing)."""
+        if 'source' in values:
+            values = {**values, 'source': parse_source(values['source'])}
+        return values
 
-        :raises ValueError: a value that cannot work, with what to change
-        """
-        values = check_values(CAMERA_PARAMETERS, values)
-        if (values['width'] == 0) != (values['height'] == 0):
+    def check(self):
+        """Refuse a half-set size and an empty frame_id."""
+        if (self.width == 0) != (self.height == 0):
             raise ValueError(f'width and height must both be 0 (source size) or both set, '
-                             f'got {values["width"]}x{values["height"]}')
-        if not values['frame_id']:
+                             f'got {self.width}x{self.height}')
+        if not self.frame_id:
             raise ValueError('frame_id must not be empty')
-        values['source'] = parse_source(values['source'])
-        return cls(**values)

@@ -21,7 +21,7 @@ other command.
 from dataclasses import dataclass
 import math
 
-from nano_vision.parameters import check_values, ParamSpec
+from nano_vision.parameters import NodeConfig, ParamSpec
 
 STEERING_PARAMETERS = (
     ParamSpec('input', 'point',
@@ -67,8 +67,10 @@ STEERING_PARAMETERS = (
 
 
 @dataclass(frozen=True)
-class SteeringConfig:
+class SteeringConfig(NodeConfig):
     """Checked settings of the steering node."""
+
+    PARAMETERS = STEERING_PARAMETERS
 
     input: str
     keypoint: str
@@ -88,21 +90,10 @@ class SteeringConfig:
     stamped: bool
     frame_id: str
 
-    @classmethod
-    def from_values(cls, values):
-        """Build the config from parameter values (name -> value).
-
-        :raises ValueError: a value that cannot work, with what to change
-        """
-        values = check_values(STEERING_PARAMETERS, values)
-        if values['stamped'] and not values['frame_id']:
+    def check(self):
+        """Refuse stamped commands without a frame_id."""
+        if self.stamped and not self.frame_id:
             raise ValueError('frame_id must not be empty when stamped is true')
-        return cls(**values)
-
-    def changed(self, **values):
-        """Return a copy of this config with some values changed, checked as at start."""
-        merged = {**self.__dict__, **values}
-        return SteeringConfig.from_values(merged)
 
 
 def target_bearing(x, y):

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from nano_vision.datasets.layout import TASKS
 from nano_vision.datasets.recorder import check_label, RecorderError
-from nano_vision.parameters import check_values, ParamSpec
+from nano_vision.parameters import NodeConfig, ParamSpec
 
 LABEL_SOURCES = ('fixed', 'ground_truth')
 
@@ -39,8 +39,10 @@ RECORDER_PARAMETERS = (
 
 
 @dataclass(frozen=True)
-class RecorderConfig:
+class RecorderConfig(NodeConfig):
     """Checked settings of the dataset_recorder node."""
+
+    PARAMETERS = RECORDER_PARAMETERS
 
     dataset: str
     task: str
@@ -54,21 +56,18 @@ class RecorderConfig:
     port: int
     host: str
 
-    @classmethod
-    def from_values(cls, values):
-        """Build the config from parameter values; raise ValueError saying what to fix."""
-        values = check_values(RECORDER_PARAMETERS, values)
-        if not values['dataset']:
+    def check(self):
+        """Refuse an empty dataset or host and labels that cannot be folder names."""
+        if not self.dataset:
             raise ValueError('parameter dataset is empty: give the folder to record into, '
                              'e.g. --ros-args -p dataset:=data/thumbs')
         try:
-            for name in values['categories']:
+            for name in self.categories:
                 check_label(name)
-            if values['label']:
-                check_label(values['label'])
+            if self.label:
+                check_label(self.label)
         except RecorderError as exc:
             raise ValueError(str(exc)) from None
-        if not values['host']:
+        if not self.host:
             raise ValueError('parameter host is empty: use 127.0.0.1 (this machine only) '
                              'or 0.0.0.0 (every network interface)')
-        return cls(**values)

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from nano_vision.parameters import check_values, ParamSpec
+from nano_vision.parameters import NodeConfig, ParamSpec
 
 _MODEL = ParamSpec('model', '', 'Model file: a .pt checkpoint from nano-vision train or an '
                    '.onnx file from nano-vision export (class or keypoint names and '
@@ -49,19 +49,14 @@ OVERLAY_PARAMETERS = (
 )
 
 
-class _ModelNodeConfig:
-    """``from_values`` of the nodes that run a model (``PARAMETERS`` set by each)."""
+class _ModelNodeConfig(NodeConfig):
+    """The rule of the nodes that run a model: a model file is given."""
 
-    PARAMETERS = ()
-
-    @classmethod
-    def from_values(cls, values):
-        """Build from parameter values; raise ValueError saying what to fix."""
-        values = check_values(cls.PARAMETERS, values)
-        if not values['model']:
+    def check(self):
+        """Refuse an empty model parameter."""
+        if not self.model:
             raise ValueError('parameter model is empty: give the .pt or .onnx file, e.g. '
                              '--ros-args -p model:=thumbs.pt')
-        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -96,16 +91,13 @@ class RegressorConfig(_ModelNodeConfig):
 
 
 @dataclass(frozen=True)
-class OverlayConfig:
+class OverlayConfig(NodeConfig):
     """Checked settings of the overlay node."""
+
+    PARAMETERS = OVERLAY_PARAMETERS
 
     mode: str
     buffer_frames: int
-
-    @classmethod
-    def from_values(cls, values):
-        """Build from parameter values; raise ValueError saying what to fix."""
-        return cls(**check_values(OVERLAY_PARAMETERS, values))
 
 
 def check_model_names(expected, names, model):

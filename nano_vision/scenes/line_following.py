@@ -19,7 +19,7 @@ import math
 import cv2
 import numpy as np
 
-from nano_vision.parameters import check_values, ParamSpec
+from nano_vision.parameters import NodeConfig, ParamSpec
 from nano_vision.scenes.base import (apply_lighting, Lighting, random_lighting, Scene, SceneTruth,
                                      TruthPoint)
 from nano_vision.scenes.track import HELD_OUT_TRACK, LapCounter, Track, TRACKS, TRAINING_TRACKS
@@ -377,8 +377,10 @@ SIM_PARAMETERS = (
 
 
 @dataclass(frozen=True)
-class SimConfig:
+class SimConfig(NodeConfig):
     """Checked settings of the sim node."""
+
+    PARAMETERS = SIM_PARAMETERS
 
     track: str
     floor: str
@@ -396,16 +398,10 @@ class SimConfig:
     noise_std: float
     laps: int
 
-    @classmethod
-    def from_values(cls, values):
-        """Build the config from parameter values (name -> value).
-
-        :raises ValueError: a value that cannot work, with what to change
-        """
-        values = check_values(SIM_PARAMETERS, values)
-        if not values['frame_id']:
+    def check(self):
+        """Refuse an empty frame_id."""
+        if not self.frame_id:
             raise ValueError('frame_id must not be empty')
-        return cls(**values)
 
     def make_sim(self):
         """Return the :class:`LineFollowingSim` these settings describe."""
