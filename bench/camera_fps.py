@@ -26,6 +26,8 @@ import rclpy  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
+from nano_vision.nodes.messages import stamp_ns  # noqa: E402
+
 from machine import machine  # noqa: E402, I100
 # Consumers subscribe best effort, newest frame only (nano_vision's nodes do).
 QOS = qos_profile_sensor_data
@@ -48,8 +50,8 @@ def measure(fps, width, height, encoding, seconds, warmup=2.0):
 
     def on_image(msg):
         now = time.time_ns()
-        stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
-        arrivals.append((time.monotonic(), (now - stamp) / 1e6, msg.width * msg.height))
+        arrivals.append((time.monotonic(), (now - stamp_ns(msg.header)) / 1e6,
+                         msg.width * msg.height))
 
     node.create_subscription(Image, 'image_raw', on_image, QOS)
     executor = rclpy.executors.SingleThreadedExecutor(context=context)

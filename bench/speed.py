@@ -294,9 +294,9 @@ class ResultReader:
         self.executor.add_node(self.node)
 
     def _on_result(self, msg):
+        from nano_vision.nodes.messages import stamp_ns
         now = time.time_ns()
-        stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
-        self.results.append((time.monotonic(), (now - stamp) / 1e6))
+        self.results.append((time.monotonic(), (now - stamp_ns(msg.header)) / 1e6))
 
     def _on_stats(self, msg):
         self.stats = msg

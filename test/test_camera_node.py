@@ -21,10 +21,7 @@ from nano_vision.camera.sources import Frame, SourceError  # noqa: E402
 from nano_vision.image.conversion import compressed_msg_to_numpy, image_msg_to_numpy  # noqa: E402
 from nano_vision.nodes import camera as camera_module  # noqa: E402
 from nano_vision.nodes.camera import CameraNode  # noqa: E402
-
-
-def stamp_ns(msg):
-    return msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+from nano_vision.nodes.messages import stamp_ns  # noqa: E402
 
 
 def collect(ros, node, msg_type, topic, qos=10):
@@ -44,10 +41,11 @@ def test_synthetic_frames_have_the_asked_size_encoding_and_rising_stamps(ros):
         assert (msg.width, msg.height, msg.encoding) == (320, 240, 'bgr8')
         assert msg.header.frame_id == 'cam_optical'
         assert image_msg_to_numpy(msg).shape == (240, 320, 3)
-    stamps = [stamp_ns(m) for m in images]
+    stamps = [stamp_ns(m.header) for m in images]
     assert all(b > a for a, b in zip(stamps, stamps[1:]))
     assert (infos[0].width, infos[0].height) == (320, 240)
-    assert {stamp_ns(m) for m in infos} & set(stamps)  # camera_info shares the frame's header
+    # camera_info shares the frame's header
+    assert {stamp_ns(m.header) for m in infos} & set(stamps)
     age = time.time_ns() - stamps[-1]
     assert 0 <= age < 5 * 10**9  # stamped with the wall clock at capture
 
@@ -82,8 +80,9 @@ def test_ground_truth_matches_the_rendered_frame(ros):
     truths = collect(ros, probe, GroundTruth, 'ground_truth')
 
     def paired():
-        by_stamp = {stamp_ns(t): t for t in truths}
-        return [(i, by_stamp[stamp_ns(i)]) for i in images if stamp_ns(i) in by_stamp]
+        by_stamp = {stamp_ns(t.header): t for t in truths}
+        return [(i, by_stamp[stamp_ns(i.header)]) for i in images
+                if stamp_ns(i.header) in by_stamp]
 
     assert ros.spin_until(lambda: len(paired()) >= 5)
     for image_msg, truth in paired():
@@ -113,11 +112,11 @@ def test_compressed_frames_while_someone_listens(ros):
     raw = collect(ros, probe, Image, 'image_raw')
     compressed = collect(ros, probe, CompressedImage, 'image_raw/compressed')
     assert ros.spin_until(lambda: len(compressed) >= 3 and raw)
-    by_stamp = {stamp_ns(m): m for m in raw}
-    msg = next(m for m in compressed if stamp_ns(m) in by_stamp)
+    by_stamp = {stamp_ns(m.header): m for m in raw}
+    msg = next(m for m in compressed if stamp_ns(m.header) in by_stamp)
     assert msg.format == 'rgb8; jpeg compressed bgr8'
     decoded = compressed_msg_to_numpy(msg, 'rgb8').astype(int)
-    original = image_msg_to_numpy(by_stamp[stamp_ns(msg)]).astype(int)
+    original = image_msg_to_numpy(by_stamp[stamp_ns(msg.header)]).astype(int)
     assert np.abs(decoded - original).mean() < 12
 
 
@@ -135,7 +134,7 @@ def test_a_slow_subscriber_always_gets_a_recent_frame(ros):
     ages = []
 
     def slow(msg):
-        ages.append(time.time_ns() - stamp_ns(msg))
+        ages.append(time.time_ns() - stamp_ns(msg.header))
         time.sleep(0.1)  # a consumer six times slower than the camera
 
     ros.probe().create_subscription(Image, 'image_raw', slow, qos_profile_sensor_data)

@@ -32,7 +32,8 @@ from nano_vision.ml.train import train  # noqa: E402
 from nano_vision.nodes import classifier as classifier_module  # noqa: E402
 from nano_vision.nodes.camera import CameraNode  # noqa: E402
 from nano_vision.nodes.classifier import ClassifierNode  # noqa: E402
-from nano_vision.nodes.messages import compressed_image_msg, image_msg, make_header  # noqa: E402
+from nano_vision.nodes.messages import (compressed_image_msg, image_msg,  # noqa: E402
+                                        make_header, stamp_ns)
 from nano_vision.nodes.overlay import OverlayNode  # noqa: E402
 from nano_vision.nodes.regressor import RegressorNode  # noqa: E402
 
@@ -160,11 +161,12 @@ def test_face_pipeline_finds_the_synthetic_truth(ros, face_model):
     probe = ros.probe()
     truths, results = {}, []
     probe.create_subscription(GroundTruth, 'ground_truth',
-                              lambda m: truths.__setitem__(stamp(m), m), 50)
+                              lambda m: truths.__setitem__(stamp_ns(m.header), m), 50)
     probe.create_subscription(Keypoints, 'keypoints', results.append, 50)
 
     def paired():
-        return [(r, truths[stamp(r)]) for r in results if stamp(r) in truths]
+        return [(r, truths[stamp_ns(r.header)]) for r in results
+                if stamp_ns(r.header) in truths]
     assert ros.spin_until(lambda: len(paired()) >= 30, timeout_sec=60)
     errors = []
     for result, truth in paired():
@@ -173,10 +175,6 @@ def test_face_pipeline_finds_the_synthetic_truth(ros, face_model):
             errors.append(np.hypot(k.x - want[k.name][0], k.y - want[k.name][1]))
     print(f'face pipeline: mean keypoint error {np.mean(errors):.4f} over {len(errors)} points')
     assert np.mean(errors) < 0.1, f'mean error {np.mean(errors):.3f}'
-
-
-def stamp(msg):
-    return msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
 
 
 @pytest.mark.slow
@@ -250,6 +248,17 @@ def test_the_statistics_window_leaves_unusable_stamps_out_of_the_latency():
     only_bad = StatsWindow()
     only_bad.record(2.0, None)
     assert only_bad.snapshot()['latency_ms_p50'] == 0.0
+
+
+def test_only_a_recent_past_stamp_gives_a_latency():
+    from nano_vision.nodes.messages import MAX_STAMP_AGE_NS, stamp_age_ms
+    now_ns = 2000 * 10**9 + 500
+    header = stamped(2000)  # 2000 s + 123 ns
+    assert stamp_age_ms(header, now_ns) == pytest.approx(377 / 1e6)
+    assert stamp_age_ms(header, now_ns + 5 * 10**6) == pytest.approx(5.000377)
+    assert stamp_age_ms(stamped(0), now_ns) is None  # never stamped
+    assert stamp_age_ms(stamped(2001), now_ns) is None  # stamped by a clock ahead of this one
+    assert stamp_age_ms(header, stamp_ns(header) + MAX_STAMP_AGE_NS) is None
 
 
 ENCODINGS = st.sampled_from(['rgb8', 'bgr8', 'mono8', 'rgba8', 'bgra8', 'yuv422', '16UC1',

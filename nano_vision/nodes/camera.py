@@ -15,7 +15,6 @@ import threading
 import cv2
 from nano_vision_msgs.msg import GroundTruth
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from nano_vision.camera.config import CAMERA_PARAMETERS, CameraConfig
@@ -25,13 +24,8 @@ from nano_vision.image.conversion import convert_encoding, ImageConversionError
 from nano_vision.nodes.messages import (compressed_image_msg, ground_truth_msg, image_msg,
                                         make_header)
 from nano_vision.nodes.parameters import declare_parameters, validate_changes
+from nano_vision.nodes.qos import CAMERA_QOS
 from nano_vision.nodes.runner import run_node
-
-# REP-2003: drivers publish reliable. Depth 1: a late subscriber gets the
-# newest frame, never a backlog.
-CAMERA_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
-                        reliability=ReliabilityPolicy.RELIABLE,
-                        durability=DurabilityPolicy.VOLATILE)
 
 
 def resolve_url(url):

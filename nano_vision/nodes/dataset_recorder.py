@@ -25,7 +25,6 @@ import cv2
 from nano_vision_msgs.msg import GroundTruth
 from nano_vision_msgs.srv import Capture
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile
 from rclpy.serialization import serialize_message
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
@@ -34,8 +33,9 @@ from nano_vision.datasets.layout import XY
 from nano_vision.datasets.recorder import check_label, Recorder, RecorderError
 from nano_vision.datasets.recorder_config import RECORDER_PARAMETERS, RecorderConfig
 from nano_vision.image.conversion import convert_encoding, image_msg_to_numpy, ImageConversionError
-from nano_vision.nodes.inference import NEWEST_FRAME_QOS, stamp_ns
+from nano_vision.nodes.messages import stamp_ns
 from nano_vision.nodes.parameters import declare_parameters, validate_changes
+from nano_vision.nodes.qos import LABEL_QOS, NEWEST_FRAME_QOS
 from nano_vision.nodes.runner import run_node
 
 # Ground truth kept to pair with frames by stamp (a few seconds of a camera).
@@ -43,8 +43,6 @@ TRUTH_BUFFER = 120
 # Messages waiting for the bag thread; beyond this (a disk slower than the
 # camera) frames are dropped from the bag and counted, never queued without end.
 BAG_QUEUE = 60
-# ~/label: a late subscriber (or a bag recorder) still gets the current label.
-LABEL_QOS = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 class DatasetRecorderNode(Node):

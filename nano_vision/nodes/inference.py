@@ -19,28 +19,15 @@ import time
 
 from nano_vision_msgs.msg import InferenceStats
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 
-from nano_vision.image.conversion import (compressed_msg_to_numpy, image_msg_to_numpy,
-                                          ImageConversionError)
+from nano_vision.image.conversion import ImageConversionError
 from nano_vision.inference.config import check_model_names
 from nano_vision.inference.live import InferenceStats as StatsWindow, LatestSlot
+from nano_vision.nodes.graph import MODEL_NODES
+from nano_vision.nodes.messages import decode_frame, stamp_age_ms
 from nano_vision.nodes.parameters import declare_parameters, validate_changes
-
-# Consumers take frames best effort and keep one: the newest is all we want.
-NEWEST_FRAME_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
-                              reliability=ReliabilityPolicy.BEST_EFFORT,
-                              durability=DurabilityPolicy.VOLATILE)
-TASK_NODES = {'classification': 'classifier', 'xy': 'regressor'}
-# Frames older than this (or stamped in the future) give no latency: their stamp is unset
-# (0) or comes from a clock far from this one.
-MAX_STAMP_AGE_NS = 60 * 10**9
-
-
-def stamp_ns(header):
-    """Return a header's stamp in nanoseconds."""
-    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+from nano_vision.nodes.qos import NEWEST_FRAME_QOS
 
 
 @dataclass
@@ -52,13 +39,6 @@ class PreparedFrame:
     width: int
     height: int
     prepare_ms: float
-
-
-def decode_frame(msg):
-    """Return ``(pixels, encoding)`` of an Image or CompressedImage message."""
-    if isinstance(msg, CompressedImage):
-        return compressed_msg_to_numpy(msg, 'rgb8'), 'rgb8'
-    return image_msg_to_numpy(msg), msg.encoding
 
 
 class InferenceNode(Node):
@@ -92,7 +72,7 @@ class InferenceNode(Node):
         if self.predictor.task != self.task:
             raise ValueError(
                 f'{self.config.model} is a {self.predictor.task} model; run it with the '
-                f'{TASK_NODES[self.predictor.task]} node, not the {name} node')
+                f'{MODEL_NODES[self.predictor.task]} node, not the {name} node')
         check_model_names(self.config.expected_names, self.predictor.names, self.config.model)
         self.setup_outputs()
 
@@ -193,9 +173,8 @@ class InferenceNode(Node):
         except Exception as exc:  # noqa: B902 - one bad frame must never end the node
             self._reject(exc)
             return
-        age_ns = self.get_clock().now().nanoseconds - stamp_ns(item.header)
-        # a stamp left at 0, in the future or a minute old says nothing about the latency
-        self.stats.record(model_ms, age_ns / 1e6 if 0 <= age_ns < MAX_STAMP_AGE_NS else None)
+        self.stats.record(model_ms,
+                          stamp_age_ms(item.header, self.get_clock().now().nanoseconds))
 
     def predict_prepared(self, batch):
         """Return the prediction of a prepared one-frame batch (subclasses add smoothing)."""

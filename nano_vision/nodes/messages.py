@@ -1,12 +1,42 @@
-"""Build ROS messages from the pure types; every header comes from the source frame."""
+"""ROS messages to and from the pure types; every header comes from the source frame."""
 
 from geometry_msgs.msg import PointStamped
 from nano_vision_msgs.msg import Classification, GroundTruth, Keypoint, Keypoints
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from nano_vision.image.conversion import numpy_to_compressed_msg, numpy_to_image_msg
+from nano_vision.image.conversion import (compressed_msg_to_numpy, image_msg_to_numpy,
+                                          numpy_to_compressed_msg, numpy_to_image_msg)
 from nano_vision.image.coords import to_normalised, to_pixels
+
+# Frames older than this (or stamped in the future) give no latency: their stamp is unset
+# (0) or comes from a clock far from this one.
+MAX_STAMP_AGE_NS = 60 * 10**9
+
+
+def stamp_ns(header):
+    """Return a header's stamp in nanoseconds."""
+    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+
+
+def stamp_age_ms(header, now_ns):
+    """Return how long before ``now_ns`` the header was stamped (ms), or None if unusable.
+
+    A stamp left at 0, in the future or over :data:`MAX_STAMP_AGE_NS` old says nothing
+    about the latency.
+    """
+    age_ns = now_ns - stamp_ns(header)
+    return age_ns / 1e6 if 0 <= age_ns < MAX_STAMP_AGE_NS else None
+
+
+def decode_frame(msg):
+    """Return ``(pixels, encoding)`` of an Image or CompressedImage message.
+
+    :raises ImageConversionError: a message whose pixels cannot be read
+    """
+    if isinstance(msg, CompressedImage):
+        return compressed_msg_to_numpy(msg, 'rgb8'), 'rgb8'
+    return image_msg_to_numpy(msg), msg.encoding
 
 
 def make_header(stamp, frame_id):

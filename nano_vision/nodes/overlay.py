@@ -13,8 +13,7 @@ from nano_vision.image.conversion import convert_encoding, ImageConversionError
 from nano_vision.image.drawing import draw_classification, draw_keypoints
 from nano_vision.inference.config import OVERLAY_PARAMETERS, OverlayConfig
 from nano_vision.inference.stamp_match import StampMatcher
-from nano_vision.nodes.inference import decode_frame, stamp_ns
-from nano_vision.nodes.messages import image_msg
+from nano_vision.nodes.messages import decode_frame, image_msg, stamp_ns
 from nano_vision.nodes.parameters import declare_parameters
 from nano_vision.nodes.runner import run_node
 

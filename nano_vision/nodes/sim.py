@@ -18,9 +18,9 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 
 from nano_vision.image.coords import to_normalised
-from nano_vision.nodes.camera import CAMERA_QOS
 from nano_vision.nodes.messages import ground_truth_msg, image_msg, make_header
 from nano_vision.nodes.parameters import declare_parameters
+from nano_vision.nodes.qos import CAMERA_QOS
 from nano_vision.nodes.runner import run_node
 from nano_vision.scenes.line_following import SIM_PARAMETERS, SimConfig
 

@@ -13,11 +13,11 @@ from geometry_msgs.msg import PointStamped, Twist, TwistStamped
 from nano_vision_msgs.msg import Keypoints
 from rclpy.duration import Duration
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
 
 from nano_vision.control.steering import (STEERING_PARAMETERS, SteeringConfig, SteeringController,
                                           STOP)
 from nano_vision.nodes.parameters import declare_parameters, validate_changes
+from nano_vision.nodes.qos import TARGET_QOS
 from nano_vision.nodes.runner import run_node
 
 
@@ -43,13 +43,10 @@ class SteeringNode(Node):
         kind = TwistStamped if self.config.stamped else Twist
         self.cmd_pub = self.create_publisher(kind, 'cmd_vel', 10)
         self.command_pub = self.create_publisher(kind, '~/command', 10)
-        # The newest target is all that matters; best effort accepts any publisher.
         if self.config.input == 'keypoints':
-            self.create_subscription(Keypoints, 'keypoints', self._on_keypoints,
-                                     qos_profile_sensor_data)
+            self.create_subscription(Keypoints, 'keypoints', self._on_keypoints, TARGET_QOS)
         else:
-            self.create_subscription(PointStamped, 'point', self._on_point,
-                                     qos_profile_sensor_data)
+            self.create_subscription(PointStamped, 'point', self._on_point, TARGET_QOS)
         self.create_timer(1.0 / self.config.rate_hz, self._tick)
         cfg = self.config
         self.get_logger().info(

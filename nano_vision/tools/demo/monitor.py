@@ -18,7 +18,7 @@ from sensor_msgs.msg import Image
 
 from nano_vision.image.conversion import convert_encoding, ImageConversionError
 from nano_vision.image.conversion import image_msg_to_numpy
-from nano_vision.nodes.inference import stamp_ns
+from nano_vision.nodes.messages import stamp_ns
 from nano_vision.runtime.dds import on_loopback
 from nano_vision.tools.demo.media import FrameKeeper
 from nano_vision.tools.demo.score import LiveScore, track_summary
