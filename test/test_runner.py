@@ -1,6 +1,8 @@
-"""The executor a node spins with."""
+"""run_node and the node contract it relies on; the executor a node spins with."""
 
+import importlib
 import time
+import uuid
 
 import pytest
 
@@ -8,7 +10,10 @@ rclpy = pytest.importorskip('rclpy')
 
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 
-from nano_vision.nodes.runner import make_executor  # noqa: E402
+from helpers import console_scripts  # noqa: E402
+from nano_vision.nodes import runner  # noqa: E402
+from nano_vision.nodes.base import NanoVisionNode  # noqa: E402
+from nano_vision.nodes.runner import make_executor, run_node  # noqa: E402
 
 
 @pytest.fixture
@@ -54,3 +59,76 @@ def test_the_events_executor_delivers_messages_and_timers(context):
     assert got and len(ticks) >= 2
     executor.shutdown()
     node.destroy_node()
+
+
+def node_executables():
+    """Return executable -> module of every node in setup.py's console_scripts."""
+    return {name: target.split(':')[0] for name, target in console_scripts().items()
+            if target.startswith('nano_vision.nodes.')}
+
+
+def test_every_node_executable_runs_a_nano_vision_node_named_after_it(monkeypatch):
+    executables = node_executables()
+    assert {'camera', 'classifier', 'regressor', 'overlay', 'steering', 'sim',
+            'dataset_recorder'} <= set(executables)
+    for executable, module_name in executables.items():
+        module = importlib.import_module(module_name)
+        ran = []
+        monkeypatch.setattr(module, 'run_node', lambda cls, name, *a, **k: ran.append(
+            (cls, name)) or 0)
+        assert module.main([]) == 0
+        (node_class, name), = ran
+        assert issubclass(node_class, NanoVisionNode), executable
+        assert name == executable
+
+
+def test_run_node_refuses_a_class_that_is_not_a_nano_vision_node():
+    with pytest.raises(TypeError, match='NanoVisionNode'):
+        run_node(rclpy.node.Node, 'plain')
+
+
+class Scripted(NanoVisionNode):
+    """A node that ends itself on its first timer tick, as ``outcome`` says."""
+
+    outcome = None   # None: end normally; a string: end with this failure; an exception
+    released = []
+
+    def __init__(self, **kwargs):
+        super().__init__('scripted', **kwargs)
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        self.create_timer(0.01, lambda: self.end(self.outcome))
+
+    def release(self):
+        Scripted.released.append((self.stopping.is_set(), self.context.ok()))
+
+
+@pytest.mark.parametrize('outcome, status', [(None, 0), ('the device is gone', 1)])
+def test_run_node_exit_status_follows_how_the_node_ended(monkeypatch, outcome, status):
+    monkeypatch.setattr(Scripted, 'outcome', outcome)
+    monkeypatch.setattr(Scripted, 'released', [])
+    args = ['--ros-args', '-r', f'__ns:=/t_runner_{uuid.uuid4().hex[:8]}']
+    assert runner.run_node(Scripted, 'scripted', args) == status
+    # released once, after stopping was set, while the context still worked
+    assert Scripted.released == [(True, True)]
+
+
+def test_run_node_exit_status_2_when_the_node_cannot_start(monkeypatch, capfd):
+    monkeypatch.setattr(Scripted, 'outcome', ValueError('parameter x is bad: set it to 1'))
+    args = ['--ros-args', '-r', f'__ns:=/t_runner_{uuid.uuid4().hex[:8]}']
+    assert runner.run_node(Scripted, 'scripted', args) == 2
+    assert 'cannot start: parameter x is bad: set it to 1' in capfd.readouterr().err
+
+
+def test_the_first_end_decides_and_destroying_twice_releases_once(ros, monkeypatch):
+    monkeypatch.setattr(Scripted, 'outcome', 'first')
+    monkeypatch.setattr(Scripted, 'released', [])
+    node = ros.make(Scripted)
+    assert ros.spin_until(node.done.is_set)
+    node.end('second')
+    node.end()
+    assert node.failure == 'first'
+    ros.executor.remove_node(node)
+    node.destroy_node()
+    node.destroy_node()
+    assert Scripted.released == [(True, True)]

@@ -14,13 +14,13 @@ import threading
 
 import cv2
 from nano_vision_msgs.msg import GroundTruth
-from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from nano_vision.camera.config import CAMERA_PARAMETERS, CameraConfig
 from nano_vision.camera.info import fill_camera_info, load_calibration
 from nano_vision.camera.sources import EndOfStream, open_source, Pacer, SourceError
 from nano_vision.image.conversion import convert_encoding, ImageConversionError
+from nano_vision.nodes.base import NanoVisionNode
 from nano_vision.nodes.messages import (compressed_image_msg, ground_truth_msg, image_msg,
                                         make_header)
 from nano_vision.nodes.parameters import declare_parameters, validate_changes
@@ -39,7 +39,7 @@ def resolve_url(url):
     return url
 
 
-class CameraNode(Node):
+class CameraNode(NanoVisionNode):
     """Capture frames from one source and publish them with camera_info."""
 
     def __init__(self, **kwargs):
@@ -50,9 +50,6 @@ class CameraNode(Node):
         """
         super().__init__('camera', **kwargs)
         self.frames_published = 0
-        self.failure = None
-        self.done = threading.Event()
-        self._stop = threading.Event()
         self._thread = None
         self.source = None
         self.config = CameraConfig.from_values(declare_parameters(self, CAMERA_PARAMETERS))
@@ -94,9 +91,10 @@ class CameraNode(Node):
 
     def _capture_loop(self):
         pacer = None if self.source.paced else Pacer(self.config.fps)
+        failure = None
         try:
-            while not self._stop.is_set():
-                if pacer is not None and not pacer.wait(self._stop):
+            while not self.stopping.is_set():
+                if pacer is not None and not pacer.wait(self.stopping):
                     break
                 frame = self.source.read()
                 if frame is None:
@@ -112,11 +110,11 @@ class CameraNode(Node):
             self.get_logger().info(f'end of {self.config.source.target}: '
                                    f'{self.frames_published} frames published')
         except SourceError as exc:
-            self.failure = str(exc)
+            failure = str(exc)
         except Exception as exc:  # noqa: B902 - a dead capture thread must end the node
-            self.failure = f'capture failed: {type(exc).__name__}: {exc}'
+            failure = f'capture failed: {type(exc).__name__}: {exc}'
         finally:
-            self.done.set()
+            self.end(failure)
 
     def _reconnect(self):
         """Reopen a source that stopped delivering, or raise SourceError."""
@@ -125,7 +123,7 @@ class CameraNode(Node):
                                   'reopening')
         self.source.close()
         for attempt in range(1, cfg.reconnect_attempts + 1):
-            if self._stop.wait(cfg.reconnect_interval_sec):
+            if self.stopping.wait(cfg.reconnect_interval_sec):
                 return
             try:
                 self.source.open()
@@ -164,14 +162,12 @@ class CameraNode(Node):
             self.truth_pub.publish(ground_truth_msg(frame.truth, header))
         self.frames_published += 1
 
-    def destroy_node(self):
-        """Stop the capture thread and release the source, then destroy the node."""
-        self._stop.set()
+    def release(self):
+        """Wait for the capture thread to stop, then close the source."""
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5.0)
         if self.source is not None:
             self.source.close()
-        return super().destroy_node()
 
 
 def main(args=None):

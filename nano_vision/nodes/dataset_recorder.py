@@ -24,7 +24,6 @@ import uuid
 import cv2
 from nano_vision_msgs.msg import GroundTruth
 from nano_vision_msgs.srv import Capture
-from rclpy.node import Node
 from rclpy.serialization import serialize_message
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
@@ -33,6 +32,7 @@ from nano_vision.datasets.layout import XY
 from nano_vision.datasets.recorder import check_label, Recorder, RecorderError
 from nano_vision.datasets.recorder_config import RECORDER_PARAMETERS, RecorderConfig
 from nano_vision.image.conversion import convert_encoding, image_msg_to_numpy, ImageConversionError
+from nano_vision.nodes.base import NanoVisionNode
 from nano_vision.nodes.messages import stamp_ns
 from nano_vision.nodes.parameters import declare_parameters, validate_changes
 from nano_vision.nodes.qos import LABEL_QOS, NEWEST_FRAME_QOS
@@ -45,7 +45,7 @@ TRUTH_BUFFER = 120
 BAG_QUEUE = 60
 
 
-class DatasetRecorderNode(Node):
+class DatasetRecorderNode(NanoVisionNode):
     """Save the newest frame with a label or a point; serve the labelling page."""
 
     def __init__(self, **kwargs):
@@ -323,14 +323,13 @@ class DatasetRecorderNode(Node):
                 self._jpeg_cache = (msg, jpeg)
             return self._jpeg_cache[1]
 
-    def destroy_node(self):
-        """Stop the page, finish the writes under way, then destroy the node."""
+    def release(self):
+        """Stop the page, finish the writes under way, close the bag."""
         if self.server is not None:
             self.server.close()
         if self._writer is not None:
             self._writer.shutdown(wait=True)
         self._close_bag()
-        return super().destroy_node()
 
 
 def main(args=None):

@@ -18,12 +18,12 @@ import threading
 import time
 
 from nano_vision_msgs.msg import InferenceStats
-from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
 
 from nano_vision.image.conversion import ImageConversionError
 from nano_vision.inference.config import check_model_names
 from nano_vision.inference.live import InferenceStats as StatsWindow, LatestSlot
+from nano_vision.nodes.base import NanoVisionNode
 from nano_vision.nodes.graph import MODEL_NODES
 from nano_vision.nodes.messages import decode_frame, stamp_age_ms
 from nano_vision.nodes.parameters import declare_parameters, validate_changes
@@ -41,7 +41,7 @@ class PreparedFrame:
     prepare_ms: float
 
 
-class InferenceNode(Node):
+class InferenceNode(NanoVisionNode):
     """Base of the model nodes; subclasses set ``task`` and implement ``publish_result``."""
 
     task = ''
@@ -53,9 +53,6 @@ class InferenceNode(Node):
             trained for the other task (the message says which)
         """
         super().__init__(name, **kwargs)
-        self.failure = None
-        self.done = threading.Event()
-        self._stop = threading.Event()
         self._threads = []
         self.slot = LatestSlot()
         self._ready = LatestSlot()  # the newest prepared frame, for the model
@@ -107,7 +104,7 @@ class InferenceNode(Node):
         return validate_changes(self._parameter_specs, parameters)
 
     def _prepare_loop(self):
-        while not self._stop.is_set():
+        while not self.stopping.is_set():
             msg = self.slot.take(timeout=0.2)
             if msg is None:
                 continue
@@ -122,7 +119,7 @@ class InferenceNode(Node):
                 self._free.put(replaced.batch)
 
     def _inference_loop(self):
-        while not self._stop.is_set():
+        while not self.stopping.is_set():
             item = self._ready.take(timeout=0.2)
             if item is not None:
                 try:
@@ -142,7 +139,7 @@ class InferenceNode(Node):
             self.rejected += 1
             self.get_logger().warning(f'frame dropped: {exc}', throttle_duration_sec=5.0)
             return
-        if self._stop.is_set() or not self.context.ok():
+        if self.stopping.is_set() or not self.context.ok():
             return  # shutting down: the publishers are gone, the frame no longer matters
         self.rejected += 1
         self.get_logger().error(f'frame dropped: {type(exc).__name__}: {exc}',
@@ -211,11 +208,9 @@ class InferenceNode(Node):
                     'is the camera stamping with this clock?)' if msg.frames_unusable_stamp
                     else ''))
 
-    def destroy_node(self):
-        """Stop the worker threads, then destroy the node."""
-        self._stop.set()
+    def release(self):
+        """Wake the worker threads and wait for them to stop."""
         self.slot.close()
         self._ready.close()
         for thread in self._threads:
             thread.join(timeout=10.0)
-        return super().destroy_node()

@@ -6,19 +6,19 @@ each prediction with the frame of the same stamp, and publishes
 """
 
 from nano_vision_msgs.msg import Classification, Keypoints
-from rclpy.node import Node
 from sensor_msgs.msg import Image
 
 from nano_vision.image.conversion import convert_encoding, ImageConversionError
 from nano_vision.image.drawing import draw_classification, draw_keypoints
 from nano_vision.inference.config import OVERLAY_PARAMETERS, OverlayConfig
 from nano_vision.inference.stamp_match import StampMatcher
+from nano_vision.nodes.base import NanoVisionNode
 from nano_vision.nodes.messages import decode_frame, image_msg, stamp_ns
 from nano_vision.nodes.parameters import declare_parameters
 from nano_vision.nodes.runner import run_node
 
 
-class OverlayNode(Node):
+class OverlayNode(NanoVisionNode):
     """Publish each frame that has a prediction, with the prediction drawn on it."""
 
     def __init__(self, **kwargs):

@@ -1,4 +1,8 @@
-"""The ``main()`` shared by every node: init, spin, clean shutdown, exit status."""
+"""The ``main()`` shared by every node: init, spin, clean shutdown, exit status.
+
+What it relies on from a node is :class:`~nano_vision.nodes.base.NanoVisionNode`'s
+contract: ``done`` and ``failure`` (set through ``end()``), and ``destroy_node()``.
+"""
 
 import signal
 import threading
@@ -8,6 +12,7 @@ import rclpy
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
+from nano_vision.nodes.base import NanoVisionNode
 from nano_vision.runtime.allocator import reuse_large_buffers
 from nano_vision.runtime.dds import on_loopback
 
@@ -51,20 +56,23 @@ def make_executor(events, context=None):
 
 
 def run_node(node_class, name, args=None, stop_in_python=False, events_executor=False):
-    """Create ``node_class``, spin it until shutdown or failure; return the exit status.
+    """Create ``node_class``, spin it until shutdown or its end; return the exit status.
 
-    A node asks to stop by setting ``node.done`` (a threading.Event) and
-    reports a fatal error by setting ``node.failure`` to a message first.
-    Status: 0 after a normal stop, 1 after a failure, 2 when the node could not
-    start (the log says what to fix).
+    Status: 0 after a stop signal or ``node.end()``, 1 after ``node.end(failure)``
+    (logged as fatal), 2 when the constructor raised one of :data:`STARTUP_ERRORS`
+    (the log says what to fix). A node that was made is destroyed in every case.
 
+    :param node_class: a :class:`~nano_vision.nodes.base.NanoVisionNode` subclass whose
+        constructor takes no arguments
     :param stop_in_python: SIGINT and SIGTERM end the spin loop from Python
         instead of rclpy's signal handler, which shuts the context down at once;
-        the context then still works in ``destroy_node``, so a node can publish a
-        last message there (the steering node's zero command)
+        the context then still works in the node's ``release()``, so a node can
+        publish a last message there (the steering node's zero command)
     :param events_executor: spin with rclpy's EventsExecutor where the distribution has
         it (the model nodes: less time between a frame's arrival and its callback)
     """
+    if not (isinstance(node_class, type) and issubclass(node_class, NanoVisionNode)):
+        raise TypeError(f'run_node runs NanoVisionNode subclasses, not {node_class!r}')
     reuse_large_buffers()  # frame-sized buffers without page faults (runtime/allocator.py)
     # One OpenCV thread: a 640x480 resize is faster on one thread than split over two on
     # a small machine, and leaves the other cores to the model and the other nodes
@@ -87,8 +95,7 @@ def run_node(node_class, name, args=None, stop_in_python=False, events_executor=
         node = node_class()
         executor = make_executor(events_executor)
         executor.add_node(node)
-        done = getattr(node, 'done', None)
-        while rclpy.ok() and not (done is not None and done.is_set()):
+        while rclpy.ok() and not node.done.is_set():
             try:
                 executor.spin_once(timeout_sec=0.2)
             except (RuntimeError, SystemError) as exc:
@@ -101,9 +108,8 @@ def run_node(node_class, name, args=None, stop_in_python=False, events_executor=
                         exc.__cause__ or exc.__context__, KeyboardInterrupt):
                     raise
                 break
-        failure = getattr(node, 'failure', None)
-        if failure:
-            logger.fatal(failure)
+        if node.failure:
+            logger.fatal(node.failure)
             status = 1
     except (KeyboardInterrupt, ExternalShutdownException):
         pass

@@ -10,14 +10,13 @@ header, the truth: ``ground_truth`` (nano_vision_msgs/GroundTruth with the
 """
 
 import math
-import threading
 
 from geometry_msgs.msg import PointStamped, Twist, TwistStamped
 from nano_vision_msgs.msg import GroundTruth, TrackState
-from rclpy.node import Node
 from sensor_msgs.msg import Image
 
 from nano_vision.image.coords import to_normalised
+from nano_vision.nodes.base import NanoVisionNode
 from nano_vision.nodes.messages import ground_truth_msg, image_msg, make_header
 from nano_vision.nodes.parameters import declare_parameters
 from nano_vision.nodes.qos import CAMERA_QOS
@@ -28,7 +27,7 @@ from nano_vision.scenes.line_following import SIM_PARAMETERS, SimConfig
 MAX_STEP_SEC = 0.1
 
 
-class SimNode(Node):
+class SimNode(NanoVisionNode):
     """Step the robot with the newest cmd_vel and publish its camera view and truth."""
 
     def __init__(self, **kwargs):
@@ -37,8 +36,6 @@ class SimNode(Node):
         :raises ValueError: a parameter that cannot work (the message says which)
         """
         super().__init__('sim', **kwargs)
-        self.failure = None
-        self.done = threading.Event()
         self.config = SimConfig.from_values(declare_parameters(self, SIM_PARAMETERS))
         cfg = self.config
         self.sim = cfg.make_sim()
@@ -105,8 +102,9 @@ class SimNode(Node):
             linear=float(linear), angular=float(angular)))
         self.frames += 1
         if cfg.laps and status.laps >= cfg.laps:
-            self.get_logger().info(f'{status.laps} laps driven: stopping')
-            self.done.set()
+            if not self.done.is_set():
+                self.get_logger().info(f'{status.laps} laps driven: stopping')
+            self.end()
 
 
 def main(args=None):

@@ -12,10 +12,10 @@ is a zero command.
 from geometry_msgs.msg import PointStamped, Twist, TwistStamped
 from nano_vision_msgs.msg import Keypoints
 from rclpy.duration import Duration
-from rclpy.node import Node
 
 from nano_vision.control.steering import (STEERING_PARAMETERS, SteeringConfig, SteeringController,
                                           STOP)
+from nano_vision.nodes.base import NanoVisionNode
 from nano_vision.nodes.parameters import declare_parameters, validate_changes
 from nano_vision.nodes.qos import TARGET_QOS
 from nano_vision.nodes.runner import run_node
@@ -25,7 +25,7 @@ def _seconds(time_msg):
     return time_msg.sec + time_msg.nanosec * 1e-9
 
 
-class SteeringNode(Node):
+class SteeringNode(NanoVisionNode):
     """Follow a target point with the JetBot PD law; stop when it goes stale."""
 
     def __init__(self, **kwargs):
@@ -34,6 +34,7 @@ class SteeringNode(Node):
         :raises ValueError: a parameter that cannot work (the message says which)
         """
         super().__init__('steering', **kwargs)
+        self.cmd_pub = None
         self.config = SteeringConfig.from_values(declare_parameters(self, STEERING_PARAMETERS))
         self.controller = SteeringController(self.config)
         self._names = {spec.name for spec in STEERING_PARAMETERS}
@@ -121,14 +122,13 @@ class SteeringNode(Node):
         self.command_pub.publish(self._message(STOP))
         self.cmd_pub.wait_for_all_acked(Duration(seconds=0.5))
 
-    def destroy_node(self):
-        """Send a last zero command, then destroy the node."""
-        if self.context.ok():
+    def release(self):
+        """Send a last zero command while the context works (the node is being destroyed)."""
+        if self.cmd_pub is not None and self.context.ok():
             try:
                 self.stop()
             except Exception as exc:  # noqa: B902 - shutting down must go on
                 self.get_logger().error(f'could not send the last zero command: {exc}')
-        return super().destroy_node()
 
 
 def main(args=None):
