@@ -17,6 +17,7 @@ from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image  # noqa: E402
 
+from nano_vision.camera.config import CAMERA_PARAMETERS  # noqa: E402
 from nano_vision.camera.sources import Frame, SourceError  # noqa: E402
 from nano_vision.image.conversion import compressed_msg_to_numpy, image_msg_to_numpy  # noqa: E402
 from nano_vision.nodes import camera as camera_module  # noqa: E402
@@ -121,11 +122,24 @@ def test_compressed_frames_while_someone_listens(ros):
 
 
 def test_jpeg_quality_changes_at_runtime_and_bad_values_are_refused(ros):
-    node = ros.make(CameraNode, {'source': 'synthetic:face', 'width': 64, 'height': 48})
-    assert node.set_parameters([Parameter('jpeg_quality', value=40)])[0].successful
-    assert node.get_parameter('jpeg_quality').value == 40
-    assert not node.set_parameters([Parameter('jpeg_quality', value=0)])[0].successful
-    assert not node.set_parameters([Parameter('width', value=10)])[0].successful  # read-only
+    node = ros.make(CameraNode, {'source': 'synthetic:face', 'width': 160, 'height': 120,
+                                 'fps': 60.0, 'publish_compressed': True,
+                                 'jpeg_quality': 95})
+    compressed = collect(ros, ros.probe(), CompressedImage, 'image_raw/compressed',
+                         qos_profile_sensor_data)
+    assert ros.spin_until(lambda: len(compressed) >= 5)
+    fine = sum(len(m.data) for m in compressed) / len(compressed)
+    assert node.set_parameters([Parameter('jpeg_quality', value=10)])[0].successful
+    assert node.get_parameter('jpeg_quality').value == 10 and node.config.jpeg_quality == 10
+    compressed.clear()
+    assert ros.spin_until(lambda: len(compressed) >= 12)
+    after = compressed[6:]  # frames sent before the change may still have been on their way
+    coarse = sum(len(m.data) for m in after) / len(after)
+    assert coarse < 0.7 * fine  # the frames after the change are coarser
+    config = node.config
+    for name, value in (('jpeg_quality', 0), ('jpeg_quality', 50.0), ('width', 10)):
+        assert not node.set_parameters([Parameter(name, value=value)])[0].successful
+    assert node.config is config and node.get_parameter('width').value == 160
 
 
 def test_a_slow_subscriber_always_gets_a_recent_frame(ros):
@@ -148,7 +162,7 @@ def test_every_declared_parameter_is_the_table(ros):
     node = ros.make(CameraNode, {'source': 'synthetic:face'})
     builtin = set(ros.probe().list_parameters([], 0).names)  # use_sim_time, ...
     declared = set(node.list_parameters([], 0).names) - builtin
-    assert declared == {spec.name for spec in camera_module.CAMERA_PARAMETERS}
+    assert declared == {spec.name for spec in CAMERA_PARAMETERS}
     descriptor = node.describe_parameter('fps')
     assert descriptor.description and descriptor.read_only
     assert descriptor.floating_point_range[0].to_value == 1000.0

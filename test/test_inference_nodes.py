@@ -124,10 +124,30 @@ def test_compressed_frames_and_the_confidence_threshold(ros, squares_model):
     assert results[0].header.stamp.sec == 7
     from rclpy.parameter import Parameter
     assert node.set_parameters([Parameter('min_confidence', value=0.0)])[0].successful
+    assert node.config.min_confidence == 0.0
     msg.header.stamp.sec = 8
     answer = publish_until(ros, publisher, msg,
                            lambda: [r for r in results if r.header.stamp.sec == 8])
     assert answer and answer[0].label == 'red'
+    config = node.config
+    for name, value in (('min_confidence', 1.5), ('min_confidence', 1), ('smoothing_frames', 3),
+                        ('model', 'other.pt')):
+        assert not node.set_parameters([Parameter(name, value=value)])[0].successful, name
+    assert node.config is config
+
+
+def test_the_regressor_and_the_overlay_refuse_runtime_changes_but_take_use_sim_time(
+        ros, small_models):
+    from rclpy.parameter import Parameter
+    for node, name, value in (
+            (ros.make(RegressorNode, {'model': small_models['face_xy']}), 'keypoint', 'nose'),
+            (ros.make(OverlayNode), 'mode', 'keypoints')):
+        config = node.config
+        result = node.set_parameters([Parameter(name, value=value)])[0]
+        assert not result.successful and 'read-only' in result.reason
+        assert node.config is config
+        assert node.set_parameters([Parameter('use_sim_time', value=True)])[0].successful
+        assert node.get_clock().ros_time_is_active
 
 
 @pytest.mark.slow

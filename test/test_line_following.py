@@ -89,3 +89,14 @@ def test_bad_sim_configuration_fails_at_start(ros):
     from rclpy.exceptions import InvalidParameterValueException
     with pytest.raises((ValueError, InvalidParameterValueException), match='track|frame_id'):
         ros.make(SimNode, {'frame_id': ''})
+
+
+def test_the_sim_refuses_runtime_changes_but_takes_use_sim_time(ros):
+    from rclpy.parameter import Parameter
+    sim = sim_node(ros, width=32, height=32)
+    config = sim.config
+    result = sim.set_parameters([Parameter('track', value='kidney')])[0]
+    assert not result.successful and 'read-only' in result.reason
+    assert sim.config is config
+    assert sim.set_parameters([Parameter('use_sim_time', value=True)])[0].successful
+    assert sim.get_clock().ros_time_is_active

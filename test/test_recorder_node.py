@@ -110,11 +110,23 @@ def test_failures_are_answered_and_the_node_carries_on(ros, recorder_setup, monk
 
 
 def test_the_label_parameter_is_the_default_label(ros, recorder_setup):
+    from nano_vision.nodes.qos import LABEL_QOS
+    from std_msgs.msg import String
     node, probe, client = recorder_setup()
+    labels = []
+    probe.create_subscription(String, 'dataset_recorder/label', labels.append, LABEL_QOS)
     wait_for_frame(ros, node, probe)
+    assert ros.spin_until(lambda: [m.data for m in labels] == [''])
+    config = node.config
     result = node.set_parameters([Parameter('label', value='../up')])[0]
-    assert not result.successful
+    assert not result.successful and 'not allowed' in result.reason
+    # one bad value refuses the whole change: the good one does not sneak in
+    result = node.set_parameters_atomically([Parameter('rate_hz', value=5.0),
+                                             Parameter('label', value='../up')])
+    assert not result.successful and node.config is config
     assert node.set_parameters([Parameter('label', value='up')])[0].successful
+    assert node.config.label == 'up' and node.config.rate_hz == config.rate_hz
+    assert ros.spin_until(lambda: [m.data for m in labels] == ['', 'up'])
     answer = call(ros, client, label='')
     assert answer.success and '/up/' in answer.path
 

@@ -188,7 +188,7 @@ def test_follows_points_and_a_runtime_gain_change_through_the_parameter_service(
     from rcl_interfaces.msg import Parameter as ParameterMsg, ParameterType, ParameterValue
     from rcl_interfaces.srv import SetParameters
     ros, make, probe, got = steering_env
-    make({'kp': 0.0, 'max_angular_accel_rps2': 0.0})
+    node = make({'kp': 0.0, 'max_angular_accel_rps2': 0.0})
 
     def angular_after_points():
         got['cmd_vel'].clear()
@@ -211,9 +211,13 @@ def test_follows_points_and_a_runtime_gain_change_through_the_parameter_service(
         return future.result().results[0]
 
     assert set_kp(1.0).successful
+    assert node.config.kp == 1.0 and node.controller.config is node.config
     assert angular_after_points() == pytest.approx(-target_bearing(0.5, 0.0), rel=1e-3)
+    config = node.config
     refused = set_kp(-2.0)
     assert not refused.successful and 'kp' in refused.reason
+    assert node.config is config and node.controller.config is config
+    assert angular_after_points() == pytest.approx(-target_bearing(0.5, 0.0), rel=1e-3)
 
 
 def test_limits_hold_on_cmd_vel(steering_env):

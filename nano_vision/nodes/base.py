@@ -1,8 +1,11 @@
-"""The base of every nano_vision node: the contract between a node and ``run_node``."""
+"""The base of every nano_vision node: the contract with ``run_node``, runtime parameters."""
 
 import threading
 
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
+
+from nano_vision.nodes.parameters import declare_parameters
 
 
 class NanoVisionNode(Node):
@@ -24,6 +27,13 @@ class NanoVisionNode(Node):
       part-way included: :meth:`release` frees only what was made.
 
     :meth:`end` may be called from any thread; the first call decides the outcome.
+
+    Parameters: :meth:`declare_config` declares a config class's table and holds the
+    frozen config in :attr:`config`. A runtime change (``ros2 param set``) of a
+    parameter that is not read-only builds ``config.changed(...)``, checked as at
+    start: refused with the ValueError's text, the config unchanged; or swapped in,
+    then :meth:`reconfigure` is called. rclpy itself refuses read-only parameters and
+    values of the wrong type or out of range.
     """
 
     def __init__(self, name, **kwargs):
@@ -36,6 +46,8 @@ class NanoVisionNode(Node):
         self._failure = None
         self._end_lock = threading.Lock()
         self._destroyed = False
+        self.config = None  # the frozen config, from declare_config()
+        self._config_names = set()
 
     @property
     def failure(self):
@@ -49,6 +61,38 @@ class NanoVisionNode(Node):
                 return
             self._failure = failure or None
             self.done.set()
+
+    def declare_config(self, config_class):
+        """Declare ``config_class.PARAMETERS``; return the config of their values (``config``).
+
+        :param config_class: a :class:`~nano_vision.parameters.NodeConfig` dataclass
+        :raises ValueError: values that cannot work (the message says what to fix)
+        """
+        specs = config_class.PARAMETERS
+        self.config = config_class.from_values(declare_parameters(self, specs))
+        self._config_names = {spec.name for spec in specs}
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        return self.config
+
+    def _on_set_parameters(self, parameters):
+        # other parameters (use_sim_time) are rclpy's
+        changes = {p.name: p.value for p in parameters if p.name in self._config_names}
+        if not changes:
+            return SetParametersResult(successful=True)
+        try:
+            config = self.config.changed(**changes)
+        except ValueError as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+        previous, self.config = self.config, config
+        self.reconfigure(previous)
+        return SetParametersResult(successful=True)
+
+    def reconfigure(self, previous):
+        """Apply a config changed at runtime from ``previous`` to what was built from it.
+
+        Code that reads ``self.config`` when it runs needs nothing here; subclasses
+        update what they derived from the config at start (a timer's rate).
+        """
 
     def release(self):
         """Release what the node holds (threads, files, devices); subclasses extend this."""

@@ -16,14 +16,13 @@ import cv2
 from nano_vision_msgs.msg import GroundTruth
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
-from nano_vision.camera.config import CAMERA_PARAMETERS, CameraConfig
+from nano_vision.camera.config import CameraConfig
 from nano_vision.camera.info import fill_camera_info, load_calibration
 from nano_vision.camera.sources import EndOfStream, open_source, Pacer, SourceError
 from nano_vision.image.conversion import convert_encoding, ImageConversionError
 from nano_vision.nodes.base import NanoVisionNode
 from nano_vision.nodes.messages import (compressed_image_msg, ground_truth_msg, image_msg,
                                         make_header)
-from nano_vision.nodes.parameters import declare_parameters, validate_changes
 from nano_vision.nodes.qos import CAMERA_QOS
 from nano_vision.nodes.runner import run_node
 
@@ -52,10 +51,7 @@ class CameraNode(NanoVisionNode):
         self.frames_published = 0
         self._thread = None
         self.source = None
-        self.config = CameraConfig.from_values(declare_parameters(self, CAMERA_PARAMETERS))
-        cfg = self.config
-        self._jpeg_quality = cfg.jpeg_quality
-        self.add_on_set_parameters_callback(self._on_set_parameters)
+        cfg = self.declare_config(CameraConfig)
         calibration = None
         if cfg.camera_info_url:
             calibration = load_calibration(resolve_url(cfg.camera_info_url))
@@ -80,14 +76,6 @@ class CameraNode(NanoVisionNode):
             f'{cfg.encoding} at {cfg.fps:g} fps')
         self._thread = threading.Thread(target=self._capture_loop, name='capture', daemon=True)
         self._thread.start()
-
-    def _on_set_parameters(self, parameters):
-        result = validate_changes(CAMERA_PARAMETERS, parameters)
-        if result.successful:
-            for parameter in parameters:
-                if parameter.name == 'jpeg_quality':
-                    self._jpeg_quality = parameter.value
-        return result
 
     def _capture_loop(self):
         pacer = None if self.source.paced else Pacer(self.config.fps)
@@ -152,7 +140,7 @@ class CameraNode(NanoVisionNode):
         self.image_pub.publish(image_msg(image, cfg.encoding, header))
         if self.compressed_pub is not None and self.compressed_pub.get_subscription_count():
             self.compressed_pub.publish(compressed_image_msg(
-                image, cfg.encoding, header, jpeg_quality=self._jpeg_quality))
+                image, cfg.encoding, header, jpeg_quality=cfg.jpeg_quality))
         if self._info_size != (width, height):
             self._info = fill_camera_info(CameraInfo(), width, height, self._calibration)
             self._info_size = (width, height)

@@ -7,7 +7,7 @@ and ``~/stats``. Class names and preprocessing come from the model file.
 
 from nano_vision_msgs.msg import Classification
 
-from nano_vision.inference.config import CLASSIFIER_PARAMETERS, ClassifierConfig
+from nano_vision.inference.config import ClassifierConfig
 from nano_vision.inference.live import ProbabilitySmoother
 from nano_vision.inference.predictions import classify
 from nano_vision.nodes.inference import InferenceNode
@@ -23,27 +23,18 @@ class ClassifierNode(InferenceNode):
     def __init__(self, **kwargs):
         """Load the model named by the ``model`` parameter and start."""
         self._smoother = None
-        self._min_confidence = 0.0
-        super().__init__('classifier', CLASSIFIER_PARAMETERS, ClassifierConfig, **kwargs)
+        super().__init__('classifier', ClassifierConfig, **kwargs)
 
     def setup_outputs(self):
         """Create the classification publisher."""
         self._smoother = ProbabilitySmoother(self.config.smoothing_frames)
-        self._min_confidence = self.config.min_confidence
         self.publisher = self.create_publisher(Classification, 'classification', 10)
-
-    def _on_set_parameters(self, parameters):
-        result = super()._on_set_parameters(parameters)
-        if result.successful:
-            for parameter in parameters:
-                if parameter.name == 'min_confidence':
-                    self._min_confidence = parameter.value
-        return result
 
     def predict_prepared(self, batch):
         """Return the (smoothed, thresholded) classification of a prepared frame."""
         raw = self.predictor.infer(batch)[0]
-        return classify(raw.names, self._smoother(raw.probabilities), self._min_confidence)
+        return classify(raw.names, self._smoother(raw.probabilities),
+                        self.config.min_confidence)
 
     def publish_result(self, header, prediction, width, height):
         """Publish the Classification message."""

@@ -29,12 +29,11 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 from nano_vision.datasets.layout import XY
-from nano_vision.datasets.recorder import check_label, Recorder, RecorderError
-from nano_vision.datasets.recorder_config import RECORDER_PARAMETERS, RecorderConfig
+from nano_vision.datasets.recorder import Recorder, RecorderError
+from nano_vision.datasets.recorder_config import RecorderConfig
 from nano_vision.image.conversion import convert_encoding, image_msg_to_numpy, ImageConversionError
 from nano_vision.nodes.base import NanoVisionNode
 from nano_vision.nodes.messages import stamp_ns
-from nano_vision.nodes.parameters import declare_parameters, validate_changes
 from nano_vision.nodes.qos import LABEL_QOS, NEWEST_FRAME_QOS
 from nano_vision.nodes.runner import run_node
 
@@ -60,12 +59,7 @@ class DatasetRecorderNode(NanoVisionNode):
         self.server = None
         self.bag = None
         self._bag_thread = None
-        self.config = RecorderConfig.from_values(
-            declare_parameters(self, RECORDER_PARAMETERS))
-        cfg = self.config
-        self._label = cfg.label
-        self._continuous = cfg.continuous
-        self._label_source = cfg.label_source
+        cfg = self.declare_config(RecorderConfig)
         try:
             self.recorder = Recorder(cfg.dataset, cfg.task, cfg.categories, cfg.jpeg_quality)
         except RecorderError as exc:
@@ -77,7 +71,6 @@ class DatasetRecorderNode(NanoVisionNode):
         self._jpeg_cache = (None, None)
         self._jpeg_lock = threading.Lock()
         self.label_pub = self.create_publisher(String, '~/label', LABEL_QOS)
-        self.add_on_set_parameters_callback(self._on_set_parameters)
         self.create_subscription(Image, 'image', self._on_image, NEWEST_FRAME_QOS)
         self.create_subscription(GroundTruth, 'ground_truth', self._on_truth, 10)
         self.create_service(Capture, '~/capture', self._on_capture)
@@ -159,7 +152,7 @@ class DatasetRecorderNode(NanoVisionNode):
             self.get_logger().info(f'bag {self.bag.path} closed: {counts}')
 
     def _publish_label(self):
-        msg = String(data=self._label)
+        msg = String(data=self.config.label)
         self.label_pub.publish(msg)
         self._to_bag(msg)
 
@@ -175,33 +168,16 @@ class DatasetRecorderNode(NanoVisionNode):
         while len(self._truths) > TRUTH_BUFFER:
             self._truths.popitem(last=False)
 
-    def _on_set_parameters(self, parameters):
-        result = validate_changes(RECORDER_PARAMETERS, parameters)
-        if not result.successful:
-            return result
-        for parameter in parameters:
-            if parameter.name == 'label' and parameter.value:
-                try:
-                    check_label(parameter.value)
-                except RecorderError as exc:
-                    result.successful, result.reason = False, str(exc)
-                    return result
-        for parameter in parameters:
-            name, value = parameter.name, parameter.value
-            if name == 'label':
-                self._label = value
-                self._publish_label()
-            elif name == 'continuous':
-                self._continuous = value
-            elif name == 'label_source':
-                self._label_source = value
-            elif name == 'jpeg_quality':
-                self.recorder.jpeg_quality = value
-            elif name == 'rate_hz':
-                self._timer.cancel()
-                self.destroy_timer(self._timer)
-                self._timer = self.create_timer(1.0 / value, self._on_timer)
-        return result
+    def reconfigure(self, previous):
+        """Announce a new label; give the recorder its JPEG quality; retime the captures."""
+        cfg = self.config
+        if cfg.label != previous.label:
+            self._publish_label()
+        self.recorder.jpeg_quality = cfg.jpeg_quality
+        if cfg.rate_hz != previous.rate_hz:
+            self._timer.cancel()
+            self.destroy_timer(self._timer)
+            self._timer = self.create_timer(1.0 / cfg.rate_hz, self._on_timer)
 
     # -- capturing -----------------------------------------------------------
 
@@ -214,7 +190,7 @@ class DatasetRecorderNode(NanoVisionNode):
         :raises RecorderError: no frame yet, no label, or the files could not be
             written (the message says why)
         """
-        label = label or self._label
+        label = label or self.config.label
         if not label:
             raise RecorderError('no label: give one, or set the label parameter')
         msg = self._newest_frame()
@@ -250,33 +226,35 @@ class DatasetRecorderNode(NanoVisionNode):
         if truth is None:
             raise RecorderError('no ground truth with the stamp of the newest frame: is '
                                 'the camera a synthetic: source publishing ground_truth?')
-        if self.config.task != XY:
+        cfg = self.config
+        if cfg.task != XY:
             if not truth.label:
                 raise RecorderError(f'the {truth.scene} scene has no class to label with')
             return [(truth.label, None)]
-        points = [k for k in truth.keypoints if not self._label or k.name == self._label]
+        points = [k for k in truth.keypoints if not cfg.label or k.name == cfg.label]
         if not points:
-            raise RecorderError(f'the ground truth has no keypoint {self._label!r} (it has '
+            raise RecorderError(f'the ground truth has no keypoint {cfg.label!r} (it has '
                                 f'{", ".join(k.name for k in truth.keypoints) or "none"})')
         return [(k.name, (max(-1.0, min(1.0, k.x)), max(-1.0, min(1.0, k.y))))
                 for k in points]
 
     def _on_timer(self):
-        if not self._continuous:
+        cfg = self.config
+        if not cfg.continuous:
             return
         msg = self._frame
         if msg is None or msg is self._last_saved:
             return  # never save one frame twice
         try:
-            if self._label_source == 'ground_truth':
+            if cfg.label_source == 'ground_truth':
                 labels = self._truth_labels(msg)
-            elif self.config.task == XY:
+            elif cfg.task == XY:
                 raise RecorderError('continuous capture of an XY dataset needs '
                                     'label_source ground_truth (a point per frame)')
-            elif not self._label:
+            elif not cfg.label:
                 raise RecorderError('continuous capture needs the label parameter')
             else:
-                labels = [(self._label, None)]
+                labels = [(cfg.label, None)]
             self._writer.submit(self._save, msg, labels).result()
         except RecorderError as exc:
             self.get_logger().warning(f'continuous capture: {exc}', throttle_duration_sec=5.0)
@@ -301,9 +279,9 @@ class DatasetRecorderNode(NanoVisionNode):
 
     def state(self):
         """Return what the page shows: task, dataset, current label, frame size."""
-        msg = self._frame
-        return {'ok': True, 'task': self.config.task, 'dataset': self.recorder.root,
-                'label': self._label, 'continuous': self._continuous,
+        msg, cfg = self._frame, self.config
+        return {'ok': True, 'task': cfg.task, 'dataset': self.recorder.root,
+                'label': cfg.label, 'continuous': cfg.continuous,
                 'frame': [msg.width, msg.height] if msg is not None else None}
 
     def frame_jpeg(self):

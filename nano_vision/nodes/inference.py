@@ -26,7 +26,6 @@ from nano_vision.inference.live import InferenceStats as StatsWindow, LatestSlot
 from nano_vision.nodes.base import NanoVisionNode
 from nano_vision.nodes.graph import MODEL_NODES
 from nano_vision.nodes.messages import decode_frame, stamp_age_ms
-from nano_vision.nodes.parameters import declare_parameters, validate_changes
 from nano_vision.nodes.qos import NEWEST_FRAME_QOS
 
 
@@ -46,8 +45,8 @@ class InferenceNode(NanoVisionNode):
 
     task = ''
 
-    def __init__(self, name, parameters, config_class, **kwargs):
-        """Declare ``parameters``, load the model, subscribe and start the worker.
+    def __init__(self, name, config_class, **kwargs):
+        """Declare ``config_class``'s parameters, load the model, subscribe, start the workers.
 
         :raises ValueError: bad parameters, or a model that is missing, damaged or
             trained for the other task (the message says which)
@@ -59,9 +58,7 @@ class InferenceNode(NanoVisionNode):
         self._free = queue.Queue()  # input buffers nobody uses
         self.stats = StatsWindow()
         self.rejected = 0
-        self._parameter_specs = parameters
-        self.config = config_class.from_values(declare_parameters(self, parameters))
-        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.declare_config(config_class)
 
         from nano_vision.ml.predictor import load_predictor  # torch loads with the model
         self.predictor = load_predictor(self.config.model, self.config.device,
@@ -99,9 +96,6 @@ class InferenceNode(NanoVisionNode):
     def publish_result(self, header, prediction, width, height):
         """Publish the messages of one prediction with the frame's ``header``."""
         raise NotImplementedError
-
-    def _on_set_parameters(self, parameters):
-        return validate_changes(self._parameter_specs, parameters)
 
     def _prepare_loop(self):
         while not self.stopping.is_set():

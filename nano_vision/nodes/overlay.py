@@ -10,11 +10,10 @@ from sensor_msgs.msg import Image
 
 from nano_vision.image.conversion import convert_encoding, ImageConversionError
 from nano_vision.image.drawing import draw_classification, draw_keypoints
-from nano_vision.inference.config import OVERLAY_PARAMETERS, OverlayConfig
+from nano_vision.inference.config import OverlayConfig
 from nano_vision.inference.stamp_match import StampMatcher
 from nano_vision.nodes.base import NanoVisionNode
 from nano_vision.nodes.messages import decode_frame, image_msg, stamp_ns
-from nano_vision.nodes.parameters import declare_parameters
 from nano_vision.nodes.runner import run_node
 
 
@@ -24,7 +23,7 @@ class OverlayNode(NanoVisionNode):
     def __init__(self, **kwargs):
         """Declare parameters and subscribe."""
         super().__init__('overlay', **kwargs)
-        self.config = OverlayConfig.from_values(declare_parameters(self, OVERLAY_PARAMETERS))
+        self.declare_config(OverlayConfig)
         self.matcher = StampMatcher(self.config.buffer_frames)
         self.published = 0
         self.publisher = self.create_publisher(Image, 'image_annotated', 10)

@@ -1,7 +1,7 @@
 """Declare a node's :class:`~nano_vision.parameters.ParamSpec` table with rclpy."""
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-from rcl_interfaces.msg import ParameterType, SetParametersResult
+from rcl_interfaces.msg import ParameterType
 from rclpy.exceptions import ParameterUninitializedException
 from rclpy.parameter import Parameter
 
@@ -50,17 +50,3 @@ def declare_parameters(node, specs):
         except ParameterUninitializedException:  # an empty array nobody set
             values[spec.name] = ()
     return values
-
-
-def validate_changes(specs, parameters):
-    """Check runtime changes against ``specs``; return a SetParametersResult."""
-    by_name = {spec.name: spec for spec in specs}
-    for parameter in parameters:
-        spec = by_name.get(parameter.name)
-        if spec is None:
-            continue
-        try:
-            spec.check(parameter.value)
-        except ValueError as exc:
-            return SetParametersResult(successful=False, reason=str(exc))
-    return SetParametersResult(successful=True)

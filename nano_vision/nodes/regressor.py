@@ -10,7 +10,7 @@ Subscribes to ``image`` (or ``image/compressed``), publishes ``keypoints``
 from geometry_msgs.msg import PointStamped
 from nano_vision_msgs.msg import Keypoints
 
-from nano_vision.inference.config import REGRESSOR_PARAMETERS, RegressorConfig
+from nano_vision.inference.config import RegressorConfig
 from nano_vision.nodes.inference import InferenceNode
 from nano_vision.nodes.messages import keypoints_msg, point_msg
 from nano_vision.nodes.runner import run_node
@@ -23,7 +23,7 @@ class RegressorNode(InferenceNode):
 
     def __init__(self, **kwargs):
         """Load the model named by the ``model`` parameter and start."""
-        super().__init__('regressor', REGRESSOR_PARAMETERS, RegressorConfig, **kwargs)
+        super().__init__('regressor', RegressorConfig, **kwargs)
 
     def setup_outputs(self):
         """Create the publishers; check the chosen keypoint exists."""

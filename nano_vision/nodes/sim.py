@@ -18,10 +18,9 @@ from sensor_msgs.msg import Image
 from nano_vision.image.coords import to_normalised
 from nano_vision.nodes.base import NanoVisionNode
 from nano_vision.nodes.messages import ground_truth_msg, image_msg, make_header
-from nano_vision.nodes.parameters import declare_parameters
 from nano_vision.nodes.qos import CAMERA_QOS
 from nano_vision.nodes.runner import run_node
-from nano_vision.scenes.line_following import SIM_PARAMETERS, SimConfig
+from nano_vision.scenes.line_following import SimConfig
 
 # A late tick must not teleport the robot: longer gaps are simulated as this.
 MAX_STEP_SEC = 0.1
@@ -36,8 +35,7 @@ class SimNode(NanoVisionNode):
         :raises ValueError: a parameter that cannot work (the message says which)
         """
         super().__init__('sim', **kwargs)
-        self.config = SimConfig.from_values(declare_parameters(self, SIM_PARAMETERS))
-        cfg = self.config
+        cfg = self.declare_config(SimConfig)
         self.sim = cfg.make_sim()
         self._command = (0.0, 0.0)
         self._command_time = None

@@ -13,10 +13,8 @@ from geometry_msgs.msg import PointStamped, Twist, TwistStamped
 from nano_vision_msgs.msg import Keypoints
 from rclpy.duration import Duration
 
-from nano_vision.control.steering import (STEERING_PARAMETERS, SteeringConfig, SteeringController,
-                                          STOP)
+from nano_vision.control.steering import SteeringConfig, SteeringController, STOP
 from nano_vision.nodes.base import NanoVisionNode
-from nano_vision.nodes.parameters import declare_parameters, validate_changes
 from nano_vision.nodes.qos import TARGET_QOS
 from nano_vision.nodes.runner import run_node
 
@@ -35,12 +33,9 @@ class SteeringNode(NanoVisionNode):
         """
         super().__init__('steering', **kwargs)
         self.cmd_pub = None
-        self.config = SteeringConfig.from_values(declare_parameters(self, STEERING_PARAMETERS))
-        self.controller = SteeringController(self.config)
-        self._names = {spec.name for spec in STEERING_PARAMETERS}
+        self.controller = SteeringController(self.declare_config(SteeringConfig))
         self.rejected = 0
         self._following = False
-        self.add_on_set_parameters_callback(self._on_set_parameters)
         kind = TwistStamped if self.config.stamped else Twist
         self.cmd_pub = self.create_publisher(kind, 'cmd_vel', 10)
         self.command_pub = self.create_publisher(kind, '~/command', 10)
@@ -58,19 +53,9 @@ class SteeringNode(NanoVisionNode):
     def _now(self):
         return self.get_clock().now().nanoseconds * 1e-9
 
-    def _on_set_parameters(self, parameters):
-        result = validate_changes(STEERING_PARAMETERS, parameters)
-        if not result.successful:
-            return result
-        try:
-            config = self.config.changed(**{p.name: p.value for p in parameters
-                                            if p.name in self._names})
-        except ValueError as exc:
-            result.successful, result.reason = False, str(exc)
-            return result
-        self.config = config
-        self.controller.reconfigure(config)
-        return result
+    def reconfigure(self, previous):
+        """Give the controller the gains, limits and timeout changed at runtime."""
+        self.controller.reconfigure(self.config)
 
     def _on_point(self, msg):
         self._take(msg.point.x, msg.point.y, msg.header.stamp)
