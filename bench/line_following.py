@@ -35,6 +35,7 @@ os.environ['ROS_LOCALHOST_ONLY'] = '1'
 from nano_vision_msgs.msg import InferenceStats, TrackState  # noqa: E402, I100
 import rclpy  # noqa: E402
 
+from nano_vision.nodes.graph import GRAPHS, ros_arguments  # noqa: E402
 from nano_vision.scenes.track import HELD_OUT_TRACK  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -79,25 +80,37 @@ class Monitor:
         rclpy.try_shutdown(context=self.context)
 
 
+def node_commands(args, namespace, model=None):
+    """Return ``{executable: argv}`` of line_following.launch.py's nodes in the simulator.
+
+    Wired by its graph (nano_vision/nodes/graph.py), oracle:=true without a model; the
+    overlay is left out (nothing watches it here).
+    """
+    graph = GRAPHS['line_following']
+    arguments = graph.argument_values({'source': 'sim', 'track': args.track, 'model': model or '',
+                                       'oracle': str(model is None).lower(),
+                                       'namespace': namespace})
+    extra = {'sim': {'laps': args.laps, 'seed': args.seed},
+             'regressor': {'stats_period_sec': 2.0}}
+    return {node.executable: [str(BIN / node.executable),
+                              *ros_arguments(node, arguments, str(CONFIG),
+                                             extra.get(node.executable)),
+                              '--log-level', 'warn']
+            for node in graph.running(arguments) if node.executable != 'overlay'}
+
+
 def drive(args, model=None):
     """Run one closed loop; return its row (model=None: the oracle)."""
     namespace = f'/bench_lf_{uuid.uuid4().hex[:8]}'
-    common = ['--ros-args', '-r', f'__ns:={namespace}', '--params-file', str(CONFIG),
-              '--log-level', 'warn']
-    sim = subprocess.Popen([str(BIN / 'sim'), *common, '-p', f'track:={args.track}',
-                            '-p', f'laps:={args.laps}', '-p', f'seed:={args.seed}'])
+    commands = node_commands(args, namespace, model)
+    sim = subprocess.Popen(commands['sim'])
     children = [sim]
-    steering = [str(BIN / 'steering'), *common]
-    if model is None:
-        steering += ['-r', 'point:=ground_truth/point']
-    else:
-        children.append(subprocess.Popen(
-            [str(BIN / 'regressor'), *common, '-p', f'model:={model}', '-p',
-             'stats_period_sec:=2.0', '-r', 'image:=image_raw']))
+    if model is not None:
+        children.append(subprocess.Popen(commands['regressor']))
     monitor = Monitor(namespace)
     try:
         monitor.spin(1.0 if model is None else 5.0)  # the model loads before the robot moves
-        children.append(subprocess.Popen(steering))
+        children.append(subprocess.Popen(commands['steering']))
         started, lost_since = time.monotonic(), None
         while sim.poll() is None and time.monotonic() - started < args.timeout:
             monitor.spin(0.5)
