@@ -41,6 +41,7 @@ def video(tmp_path):
      'videotestsrc ! videoconvert ! appsink', -1),
     ('synthetic:face', 'synthetic', 'face', -1),
     (' synthetic:thumbs ', 'synthetic', 'thumbs', -1),
+    ('synthetic:emotions', 'synthetic', 'emotions', -1),
 ])
 def test_source_strings(text, kind, target, index):
     assert parse_source(text) == SourceSpec(kind, target, index)

@@ -6,7 +6,8 @@ import pytest
 from nano_vision.image.coords import to_normalised, to_pixels
 from nano_vision.scenes import make_scene, SCENES
 from nano_vision.scenes.base import SceneAnimator
-from nano_vision.scenes.face import FaceScene
+from nano_vision.scenes.emotions import EmotionsScene
+from nano_vision.scenes.face import FaceScene, FaceState
 from nano_vision.scenes.thumbs import ThumbsScene
 
 
@@ -75,6 +76,42 @@ def test_thumbs_classes_differ_only_by_the_thumb_direction():
     b, truth_b = scene.render(flipped, 160, 120)
     assert truth_a.label != truth_b.label
     assert not np.array_equal(a, b)
+
+
+def test_emotions_are_the_courses_four_drawn_about_evenly():
+    scene = EmotionsScene()
+    rng = np.random.default_rng(2)
+    labels = [scene.random_state(rng).label for _ in range(400)]
+    assert scene.labels == ('none', 'happy', 'sad', 'angry')
+    assert set(labels) == set(scene.labels)
+    assert all(70 < labels.count(label) < 130 for label in scene.labels)
+
+
+@pytest.mark.parametrize('seed', range(4))
+def test_emotions_show_the_face_scenes_face_and_differ_only_by_its_expression(seed):
+    scene = EmotionsScene(noise_std=0.0)
+    state = scene.random_state(np.random.default_rng(seed))
+    face_state = FaceState(**{name: value for name, value in state.__dict__.items()
+                              if name not in ('label', 'intensity')})
+    face, face_truth = FaceScene(noise_std=0.0).render(face_state, 200, 160)
+    renders = {}
+    for label in scene.labels:
+        image, truth = scene.render(type(state)(**{**state.__dict__, 'label': label}), 200, 160)
+        assert truth.label == label and truth.scene == 'emotions'
+        renders[label] = image
+        # the same face, background and light as the face scene's: only the brows and the
+        # mouth differ, and they are on the head, between the eyes' level and the chin
+        changed = np.argwhere(np.abs(image.astype(int) - face).max(axis=2) > 0)
+        assert len(changed) > 0
+        centre = np.array([state.cy * 160, state.cx * 200])
+        radius = state.size * 160  # the head's half-height
+        assert (np.linalg.norm(changed - centre, axis=1) < radius).all()
+        eyes = [face_truth.point(name) for name in ('left_eye', 'right_eye')]
+        for eye in eyes:  # the pupils the face scene's truth names are drawn alike
+            assert (image[int(eye.v), int(eye.u)] == face[int(eye.v), int(eye.u)]).all()
+    for a in scene.labels:
+        for b in scene.labels:
+            assert (a == b) == np.array_equal(renders[a], renders[b]), (a, b)
 
 
 @pytest.mark.parametrize('name', sorted(SCENES))

@@ -5,13 +5,14 @@ from dataclasses import dataclass
 from nano_vision.camera.sources import parse_source, SourceSpec
 from nano_vision.image.conversion import SUPPORTED_ENCODINGS
 from nano_vision.parameters import NodeConfig, ParamSpec
+from nano_vision.scenes import SCENES
 
 CAMERA_PARAMETERS = (
     ParamSpec('source', '/dev/video0',
               'What to capture: /dev/videoN or N (V4L2), csi or csi:N (Jetson CSI), '
               'gst:<pipeline ending in appsink>, a video file, an image folder, or '
-              'synthetic:face / synthetic:thumbs / synthetic:line_following (scenes with '
-              'ground truth).'),
+              + ' / '.join(f'synthetic:{name}' for name in SCENES)
+              + ' (scenes with ground truth).'),
     ParamSpec('width', 640, 'Published image width in pixels; 0 keeps the source size. '
               'Devices are asked for this size, other frames are resized.',
               min_value=0, max_value=8192),

@@ -5,6 +5,8 @@
     (face.py).
 ``thumbs``
     A fist with its thumb up or down (thumbs.py).
+``emotions``
+    The face scene's face showing ``none``, ``happy``, ``sad`` or ``angry`` (emotions.py).
 ``line_following``
     A small robot's forward camera over a floor with a tape line on it, with the
     point ``target`` on the line ahead (JetBot road following); the simulator that
@@ -14,13 +16,15 @@ The shared parts (states, truth, lighting, :class:`~nano_vision.scenes.base.Scen
 are in base.py; the tracks in track.py.
 """
 
+from nano_vision.scenes.emotions import EmotionsScene
 from nano_vision.scenes.face import FaceScene
 from nano_vision.scenes.line_following import LineFollowingScene
 from nano_vision.scenes.thumbs import ThumbsScene
 
 #: Scene name -> class of every synthetic scene.
 SCENES = {FaceScene.name: FaceScene, ThumbsScene.name: ThumbsScene,
-          LineFollowingScene.name: LineFollowingScene}
+          LineFollowingScene.name: LineFollowingScene,
+          EmotionsScene.name: EmotionsScene}
 
 
 def make_scene(name, **kwargs):
