@@ -190,6 +190,8 @@ STARTED = [
      ['camera', 'classifier', 'overlay']),
     ('pipeline', {'project': 'face_xy', 'task': 'xy', 'model': 'm.pt'},
      ['camera', 'regressor', 'overlay']),
+    ('pipeline', {'task': 'classification', 'model': 'mine.pt'},  # project:=custom
+     ['camera', 'classifier', 'overlay']),
     ('line_following', {'source': 'sim', 'oracle': 'true'}, ['sim', 'steering']),
     ('line_following', {'source': 'sim', 'model': 'road.pt', 'track': 'kidney'},
      ['sim', 'regressor', 'steering', 'overlay']),

@@ -262,6 +262,8 @@ MODEL = Argument('model', 'Model file (.pt or .onnx)')
 MODEL_NODES = {'classification': 'classifier', 'xy': 'regressor'}
 # The course projects with a config/<project>.yaml and a launch file, and their task.
 PROJECTS = {'thumbs': 'classification', 'emotions': 'classification', 'face_xy': 'xy'}
+# pipeline.launch.py's project of your own categories: config/custom.yaml, for any model.
+CUSTOM = 'custom'
 
 # The model node reads the camera's frames, raw or (image_transport:=compressed) JPEG.
 TO_CAMERA = (('image', 'image_raw'), ('image/compressed', 'image_raw/compressed'))
@@ -283,11 +285,14 @@ PIPELINES = {project: Graph(project, config=f'{project}.yaml', arguments=(MODEL,
                             nodes=(CAMERA, model_node(task), OVERLAY))
              for project, task in PROJECTS.items()}
 
-# The same nodes for any project and task: the model node is the task's.
+# The same nodes for any project and task: the model node is the task's; a project of your
+# own categories takes config/custom.yaml, or a copy of it as params_file.
 PIPELINE = Graph(
     'pipeline', config=Arg('project'),
     arguments=(
-        Argument('project', 'The config/<project>.yaml to use', choices=tuple(PROJECTS)),
+        Argument('project', f'The config/<project>.yaml to use; {CUSTOM}: a model of any '
+                 'categories (your own; copy config/custom.yaml for params_file:=)',
+                 default=CUSTOM, choices=(*PROJECTS, CUSTOM)),
         Argument('task', 'classification (classifier node) or xy (regressor node)',
                  choices=TASKS),
         MODEL, SOURCE),
