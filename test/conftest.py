@@ -96,7 +96,7 @@ def _small_model(folder, scene, size, names=None):
     """Train a small CNN for one epoch on a synthetic set; return the model file.
 
     ``names``: copy the scene's images into these categories instead (a stand-in for a
-    project without a scene of its own, such as emotions).
+    user's own categories).
     """
     from nano_vision.ml.recipe import TrainOptions
     from nano_vision.ml.train import train
@@ -121,12 +121,11 @@ def small_models(tmp_path_factory):
     """Return a model file per project: small CNNs trained for one epoch.
 
     For tests of processes and launch files, where a model must load and run, not be good:
-    ``thumbs`` and ``emotions`` classifiers (the emotions names on thumbs images), ``face_xy``
+    ``thumbs`` and ``emotions`` classifiers, ``face_xy``
     (nose and eyes) and ``line_following`` (the road target) keypoint models.
     """
     folder = tmp_path_factory.mktemp
     return {'thumbs': _small_model(folder('thumbs'), 'thumbs', 64),
-            'emotions': _small_model(folder('emotions'), 'thumbs', 64,
-                                     names=['angry', 'happy', 'none', 'sad']),
+            'emotions': _small_model(folder('emotions'), 'emotions', 64),
             'face_xy': _small_model(folder('face'), 'face', (64, 48)),
             'line_following': _small_model(folder('line'), 'line_following', (64, 48))}

@@ -16,6 +16,8 @@ import json
 import logging
 import sys
 
+from nano_vision.tools.demo.plan import PROJECTS
+
 EXAMPLES = __doc__.split('\n\n', 1)[1]
 
 
@@ -275,8 +277,7 @@ def build_parser():
         'camera (or simulator), model, overlay and steering nodes with it, and write a '
         'summary, a montage, the training curves and a video. Needs the built workspace '
         '(. ./activate.sh).')
-    demo.add_argument('--project', default='face_xy',
-                      choices=['face_xy', 'thumbs', 'line_following'])
+    demo.add_argument('--project', default='face_xy', choices=list(PROJECTS))
     demo.add_argument('--out', default='demo_out', help='folder for everything it writes')
     demo.add_argument('--quick', action='store_true',
                       help='tiny dataset, one epoch, 5 s live: every step and file, fast')

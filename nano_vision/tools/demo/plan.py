@@ -42,6 +42,8 @@ PROJECTS = {
                         image_size=112, epochs=26, seconds=20.0, steering='motors_off'),
     'thumbs': DemoPlan('thumbs', 'thumbs', 'classification', 'classifier', count=400,
                        dataset_size=224, image_size=112, epochs=15, seconds=20.0),
+    'emotions': DemoPlan('emotions', 'emotions', 'classification', 'classifier', count=800,
+                         dataset_size=224, image_size=128, epochs=20, seconds=20.0),
     'line_following': DemoPlan('line_following', 'line_following', 'xy', 'regressor',
                                count=1200, dataset_size=128, image_size=96, epochs=10,
                                seconds=30.0, steering='driving'),
