@@ -73,6 +73,11 @@ def subpixel(u, v):
     return (int(round(u * ONE)), int(round(v * ONE)))
 
 
+def fixed_points(points):
+    """Return pixel points (N x 2) as cv2's int32 points with SHIFT fractional bits."""
+    return np.round(np.asarray(points) * ONE).astype(np.int32)
+
+
 def random_colour(rng, low=0, high=256):
     return tuple(int(c) for c in rng.integers(low, high, size=3))
 

@@ -10,8 +10,9 @@ import math
 import cv2
 import numpy as np
 
-from nano_vision.scenes.base import (Lighting, ONE, random_colour, random_lighting, random_skin,
-                                     Scene, SceneTruth, SHIFT, subpixel)
+from nano_vision.scenes.base import (fixed_points, Lighting, ONE, random_colour,
+                                     random_lighting, random_skin, Scene, SceneTruth, SHIFT,
+                                     subpixel)
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,7 @@ class ThumbsScene(Scene):
             return cx + x * cos_p - y * sin_p, cy + x * sin_p + y * cos_p
 
         corners = np.array([at(-0.8, -0.6), at(0.8, -0.6), at(0.8, 0.9), at(-0.8, 0.9)])
-        cv2.fillConvexPoly(canvas, np.round(corners * ONE).astype(np.int32), state.skin,
-                           cv2.LINE_AA, SHIFT)
+        cv2.fillConvexPoly(canvas, fixed_points(corners), state.skin, cv2.LINE_AA, SHIFT)
         knuckle = tuple(int(c * 0.65) for c in state.skin)
         for ly in (-0.25, 0.1, 0.45):
             cv2.line(canvas, subpixel(*at(0.0, ly)), subpixel(*at(0.8, ly)), knuckle,
