@@ -137,3 +137,32 @@ def test_a_frame_smaller_than_every_window_is_dropped_and_the_next_one_works(
     msg = image_msg(scene_frame(), 'rgb8', stamped(6))
     assert publish_until(ros, publisher, msg, lambda: results)
     assert results[0].header.stamp.sec == 6
+
+
+def test_the_overlay_draws_the_boxes_on_the_frame_with_the_same_stamp(ros):
+    from nano_vision_msgs.msg import Detection
+    from nano_vision.image.drawing import label_colour
+    from nano_vision.nodes.overlay import OverlayNode
+    ros.make(OverlayNode, {'mode': 'detections'})
+    probe = ros.probe()
+    annotated = []
+    probe.create_subscription(Image, 'image_annotated', annotated.append, 10)
+    images = probe.create_publisher(Image, 'image', 10)
+    boxes = probe.create_publisher(Detections, 'detections', 10)
+    frames = {s: image_msg(np.full((120, 160, 3), 40 * s, np.uint8), 'rgb8', stamped(s))
+              for s in (1, 2)}
+    result = Detections(header=stamped(2), width=160, height=120, detections=[
+        Detection(label='red', score=0.9, x=60, y=50, width=40, height=40)])
+    for _ in range(50):
+        for frame in frames.values():
+            images.publish(frame)
+        boxes.publish(result)
+        if ros.spin_until(lambda: annotated, timeout_sec=0.2):
+            break
+    assert annotated and annotated[0].header.stamp.sec == 2
+    pixels = image_msg_to_numpy(annotated[0])
+    original = image_msg_to_numpy(frames[2])
+    # the box's edges carry the label's colour; inside and far outside the frame is untouched
+    assert tuple(pixels[70, 60]) == label_colour('red') == tuple(pixels[89, 99])
+    assert (pixels[60:80, 70:90] == original[60:80, 70:90]).all()
+    assert (pixels[-10:, :10] == original[-10:, :10]).all()

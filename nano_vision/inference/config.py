@@ -63,9 +63,9 @@ DETECTOR_PARAMETERS = (
 )
 
 OVERLAY_PARAMETERS = (
-    ParamSpec('mode', 'auto', 'What to draw: classification, keypoints, or auto (whichever '
-              'arrives).',
-              choices=('auto', 'classification', 'keypoints')),
+    ParamSpec('mode', 'auto', 'What to draw: classification, keypoints, detections, or auto '
+              '(whichever arrives).',
+              choices=('auto', 'classification', 'keypoints', 'detections')),
     ParamSpec('buffer_frames', 30, 'Recent frames kept to pair with late predictions by stamp.',
               min_value=1, max_value=1000),
 )
