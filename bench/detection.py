@@ -2,15 +2,16 @@
 
 Renders frames of the objects scene (1-4 circles, squares and triangles at known
 places), cuts training windows from them (each object's box, jittered a little,
-and background windows that touch no object), trains a classifier on those with
-``nano_vision.ml.train`` (what ``nano-vision train`` runs), then slides it over
-held-out frames (another seed) as the detector node does: the window grid of
-the frame, one batch through the predictor, detections after non-maximum
-suppression per class. A detection is right when it has the label of a truth box
-not yet matched and overlaps it with IoU >= 0.5. Prints and merges into
-bench/results.json: precision, recall, windows per frame and the milliseconds a
-frame costs (windows cut and preprocessed, the model, the detections), and the
-same windows run one model call each, for comparison.
+and background windows, beside the objects and anywhere, that overlap none
+much), trains a classifier on those with ``nano_vision.ml.train`` (what
+``nano-vision train`` runs), then slides it over held-out frames (another seed)
+as the detector node does: the window grid of the frame, one batch through the
+predictor, detections after non-maximum suppression per class. A detection is
+right when it has the label of a truth box not yet matched and overlaps it with
+IoU >= 0.5. Prints and merges into bench/results.json: precision, recall (also
+at other score thresholds), windows per frame and the milliseconds a frame costs
+(windows cut and preprocessed, the model, the detections), and the same windows
+run one model call each, for comparison.
 
 Run after ``. ./activate.sh``:
 python bench/detection.py --out-dir /tmp/detection
@@ -80,7 +81,8 @@ def train_model(args):
 
 def evaluate(predictor, grid, args):
     """Return the detection scores and costs of the held-out frames."""
-    tp = fp = fn = 0
+    thresholds = sorted({args.score_threshold, 0.5, 0.7, 0.9, 0.97})
+    counts = {t: [0, 0, 0] for t in thresholds}  # true, false positives, false negatives
     costs, windows = [], 0
     for image, truth in frames(args.test_frames, args.width, args.height, args.seed + 1000):
         started = time.perf_counter()
@@ -90,8 +92,13 @@ def evaluate(predictor, grid, args):
                        args.score_threshold, args.iou_threshold)
         costs.append((time.perf_counter() - started) * 1e3)
         windows = len(boxes)
-        t, f, n = match(found, truth, 0.5)
-        tp, fp, fn = tp + t, fp + f, fn + n
+        for threshold in thresholds:  # the same probabilities at other thresholds
+            if threshold != args.score_threshold:
+                found = detect(boxes, probabilities, predictor.names, (BACKGROUND,),
+                               threshold, args.iou_threshold)
+            counts[threshold] = [a + b for a, b in zip(counts[threshold],
+                                                       match(found, truth, 0.5))]
+    tp, fp, fn = counts[args.score_threshold]
     # the same windows one model call each, on two frames: what one batch saves
     loop = []
     for image, _ in frames(min(2, args.test_frames), args.width, args.height, args.seed + 1000):
@@ -103,6 +110,9 @@ def evaluate(predictor, grid, args):
     return {'frames': args.test_frames, 'objects': tp + fn, 'true_positives': tp,
             'false_positives': fp, 'false_negatives': fn,
             'precision': round(tp / max(tp + fp, 1), 4), 'recall': round(tp / max(tp + fn, 1), 4),
+            'by_score_threshold': [
+                {'score_threshold': t, 'precision': round(a / max(a + b, 1), 4),
+                 'recall': round(a / max(a + c, 1), 4)} for t, (a, b, c) in counts.items()],
             'windows_per_frame': windows, 'frame_ms_p50': round(float(np.median(costs)), 1),
             'frame_ms_mean': round(float(np.mean(costs)), 1),
             'one_call_per_window_ms_p50': round(float(np.median(loop)), 1)}

@@ -4,8 +4,8 @@ Each shape fills a square box whose side is a fraction of the frame's height;
 the truth of a frame is its boxes with their labels (:meth:`ObjectsScene.boxes`).
 Boxes never overlap at the 4:3 frames the scene is drawn for. Training crops
 come from the same frames: each object's box (jittered a little, as the windows
-of a grid fall) and background windows that touch no object
-(:func:`labelled_windows`).
+of a grid fall), and background windows, beside the objects and anywhere, that
+overlap none of them much (:func:`labelled_windows`).
 """
 
 from dataclasses import dataclass
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from nano_vision.inference.windows import iou
 from nano_vision.scenes.base import (Lighting, ONE, random_colour, random_lighting, Scene,
                                      SceneTruth, SHIFT)
 
@@ -119,39 +120,44 @@ def _overlap(a, b, gap=0.02):
     return abs(a.cx - b.cx) < reach_x and abs(a.cy - b.cy) < reach_y
 
 
-def labelled_windows(image, truth, rng, jitter=0.15, background=3, max_touch=0.1):
+def labelled_windows(image, truth, rng, jitter=0.15, background=3, max_iou=0.25):
     """Return ``(label, crop)`` training windows of a frame and its truth boxes.
 
     Each object gives its box moved and resized by up to ``jitter`` of its side
-    (kept in the frame); ``background`` square windows, of the objects' sizes, touch
-    no object by more than ``max_touch`` of their area and are labelled
-    :data:`BACKGROUND`.
+    (kept in the frame) and a window of its size pushed off it by half to most of a
+    side: a part of an object is background, so the windows beside an object do
+    not detect it again. ``background`` more windows, of the objects' sizes, fall
+    anywhere. Every background window overlaps each object with an IoU under
+    ``max_iou`` and is labelled :data:`BACKGROUND`.
     """
     height, width = image.shape[:2]
-    windows = []
-    sides = [box[2] for _, box in truth] or [min(width, height) // 4]
-    for label, (x, y, w, _) in truth:
-        side = int(round(w * rng.uniform(1 - jitter, 1 + jitter)))
-        side = max(4, min(side, width, height))
-        cx = x + w / 2 + rng.uniform(-jitter, jitter) * w
-        cy = y + w / 2 + rng.uniform(-jitter, jitter) * w
+
+    def window(cx, cy, side):
+        side = max(4, min(int(round(side)), width, height))
         left = int(np.clip(round(cx - side / 2), 0, width - side))
         top = int(np.clip(round(cy - side / 2), 0, height - side))
-        windows.append((label, image[top:top + side, left:left + side]))
+        return left, top, side
+
+    objects, candidates = [], []
+    for label, (x, y, w, _) in truth:
+        left, top, side = window(x + w / 2 + rng.uniform(-jitter, jitter) * w,
+                                 y + w / 2 + rng.uniform(-jitter, jitter) * w,
+                                 w * rng.uniform(1 - jitter, 1 + jitter))
+        objects.append((label, image[top:top + side, left:left + side]))
+        angle = rng.uniform(0, 2 * np.pi)
+        push = rng.uniform(0.5, 0.9) * w
+        candidates.append(window(x + w / 2 + push * np.cos(angle),
+                                 y + w / 2 + push * np.sin(angle), w))
+    sides = [box[2] for _, box in truth] or [min(width, height) // 4]
     for _ in range(background * 20):
-        if sum(label == BACKGROUND for label, _ in windows) == background:
-            break
         side = int(sides[int(rng.integers(0, len(sides)))])
-        left = int(rng.integers(0, width - side + 1))
-        top = int(rng.integers(0, height - side + 1))
-        if all(_touch((left, top, side, side), box) <= max_touch for _, box in truth):
-            windows.append((BACKGROUND, image[top:top + side, left:left + side]))
-    return windows
-
-
-def _touch(window, box):
-    """Return the fraction of ``window``'s area that ``box`` covers."""
-    x, y, w, h = window
-    bx, by, bw, bh = box
-    inter = max(0, min(x + w, bx + bw) - max(x, bx)) * max(0, min(y + h, by + bh) - max(y, by))
-    return inter / float(w * h)
+        candidates.append((int(rng.integers(0, width - side + 1)),
+                           int(rng.integers(0, height - side + 1)), side))
+    found = []
+    wanted = len(truth) + background
+    for left, top, side in candidates:
+        if len(found) == wanted:
+            break
+        if all(iou((left, top, side, side), box) < max_iou for _, box in truth):
+            found.append((BACKGROUND, image[top:top + side, left:left + side]))
+    return objects + found
