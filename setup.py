@@ -27,6 +27,7 @@ setup(
             'camera = nano_vision.nodes.camera:main',
             'classifier = nano_vision.nodes.classifier:main',
             'regressor = nano_vision.nodes.regressor:main',
+            'detector = nano_vision.nodes.detector:main',
             'overlay = nano_vision.nodes.overlay:main',
             'steering = nano_vision.nodes.steering:main',
             'sim = nano_vision.nodes.sim:main',

@@ -1,4 +1,6 @@
-"""Draw predictions on frames (labels with score bars, keypoints), in place, with OpenCV."""
+"""Draw predictions on frames (labels with score bars, keypoints, boxes), in place, with OpenCV."""
+
+import zlib
 
 import cv2
 
@@ -50,4 +52,28 @@ def draw_keypoints(image, points):
         cv2.putText(image, name, (centre[0] + int(10 * scale), centre[1] - int(6 * scale)),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.45 * scale, colour, max(1, int(scale)),
                     cv2.LINE_AA)
+    return image
+
+
+def label_colour(label):
+    """Return the palette colour of a class name: the same in every frame and every run."""
+    return PALETTE[zlib.crc32(label.encode('utf-8')) % len(PALETTE)]
+
+
+def draw_detections(image, detections):
+    """Draw boxes with their label and score: ``[(label, score, x, y, width, height), ...]``."""
+    scale = _scale(image)
+    thickness = max(1, int(round(2 * scale)))
+    for label, score, x, y, w, h in detections:
+        colour = label_colour(label)
+        # axis-aligned: plain lines are exact, antialiasing would only blur them
+        cv2.rectangle(image, (int(x), int(y)), (int(x + w) - 1, int(y + h) - 1), colour,
+                      thickness, cv2.LINE_8)
+        text = f'{label} {float(score):.2f}'
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.45 * scale,
+                                         max(1, thickness - 1))
+        top = max(int(y) - th - base, 0)
+        cv2.rectangle(image, (int(x), top), (int(x) + tw, top + th + base), colour, -1)
+        cv2.putText(image, text, (int(x), top + th), cv2.FONT_HERSHEY_SIMPLEX, 0.45 * scale,
+                    (0, 0, 0), max(1, thickness - 1), cv2.LINE_AA)
     return image

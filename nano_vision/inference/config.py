@@ -1,7 +1,8 @@
-"""Parameters and validated configurations of the classifier, regressor and overlay nodes."""
+"""Parameters and validated configurations of the classifier, regressor, detector and overlay."""
 
 from dataclasses import dataclass
 
+from nano_vision.inference.windows import WindowGrid
 from nano_vision.parameters import NodeConfig, ParamSpec
 
 _MODEL = ParamSpec('model', '', 'Model file: a .pt checkpoint from nano-vision train or an '
@@ -41,9 +42,30 @@ REGRESSOR_PARAMETERS = (
     _STATS, _THREADS,
 )
 
+DETECTOR_PARAMETERS = (
+    _MODEL, _DEVICE, _TRANSPORT, _EXPECTED,
+    ParamSpec('window_size', 0.5, "Window side: a fraction of the frame's shorter side (<= 1) "
+              'or pixels (> 1).', read_only=False, min_value=0.01, max_value=4096.0),
+    ParamSpec('window_stride', 0.5, 'Step between windows, as a fraction of the window side.',
+              read_only=False, min_value=0.05, max_value=1.0),
+    ParamSpec('window_scales', '1.0', 'Comma-separated window sizes as multiples of '
+              'window_size (one grid per scale), e.g. 0.75,1.0,1.5.', read_only=False),
+    ParamSpec('background', 'background', 'Comma-separated classes of the model that are not '
+              'objects (never detected); empty: every class is an object.'),
+    ParamSpec('score_threshold', 0.5, 'Lowest class probability of a detection.',
+              read_only=False, min_value=0.0, max_value=1.0),
+    ParamSpec('iou_threshold', 0.3, 'Boxes of one class overlapping a better one by more than '
+              'this intersection over union are suppressed.', read_only=False,
+              min_value=0.0, max_value=1.0),
+    ParamSpec('heatmap_class', '', 'Class shown on heatmap (mono8, 255 = probability 1); '
+              'empty: the highest of the object classes.'),
+    _STATS, _THREADS,
+)
+
 OVERLAY_PARAMETERS = (
-    ParamSpec('mode', 'auto', 'What to draw: classification, keypoints, or auto (whichever '
-              'arrives).', choices=('auto', 'classification', 'keypoints')),
+    ParamSpec('mode', 'auto', 'What to draw: classification, keypoints, detections, or auto '
+              '(whichever arrives).',
+              choices=('auto', 'classification', 'keypoints', 'detections')),
     ParamSpec('buffer_frames', 30, 'Recent frames kept to pair with late predictions by stamp.',
               min_value=1, max_value=1000),
 )
@@ -88,6 +110,52 @@ class RegressorConfig(_ModelNodeConfig):
     keypoint: str
     stats_period_sec: float
     threads: int
+
+
+def _names(text):
+    """Return the names of a comma-separated list, blanks left out."""
+    return tuple(n.strip() for n in text.split(',') if n.strip())
+
+
+@dataclass(frozen=True)
+class DetectorConfig(_ModelNodeConfig):
+    """Checked settings of the detector node."""
+
+    PARAMETERS = DETECTOR_PARAMETERS
+
+    model: str
+    device: str
+    image_transport: str
+    expected_names: str
+    window_size: float
+    window_stride: float
+    window_scales: str
+    background: str
+    score_threshold: float
+    iou_threshold: float
+    heatmap_class: str
+    stats_period_sec: float
+    threads: int
+
+    def check(self):
+        """Refuse an empty model and a window grid that cannot work."""
+        super().check()
+        self.grid  # noqa: B018 - builds the grid, which checks it
+
+    @property
+    def grid(self):
+        """Return the :class:`~nano_vision.inference.windows.WindowGrid` of the settings."""
+        try:
+            scales = tuple(float(s) for s in _names(self.window_scales))
+        except ValueError:
+            raise ValueError(f'parameter window_scales must be comma-separated numbers, got '
+                             f'{self.window_scales!r}') from None
+        return WindowGrid(self.window_size, self.window_stride, scales)
+
+    @property
+    def background_names(self):
+        """Return the background class names."""
+        return _names(self.background)
 
 
 @dataclass(frozen=True)

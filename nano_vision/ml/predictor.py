@@ -7,7 +7,8 @@ import numpy as np
 import torch
 
 from nano_vision.image.preprocess import Preprocessing
-from nano_vision.inference.predictions import decode, outputs_problem
+from nano_vision.inference.predictions import decode, outputs_problem, softmax
+from nano_vision.inference.windows import crops
 from nano_vision.ml.checkpoint import (checkpoint_preprocessing, load_checkpoint,
                                        model_from_checkpoint)
 from nano_vision.ml.model import select_device
@@ -65,6 +66,36 @@ class Predictor:
     def predict(self, image, encoding='rgb8', min_confidence=0.0):
         """Return the prediction for one image."""
         return self.predict_batch([image], encoding, min_confidence)[0]
+
+    def prepare_windows(self, image, boxes, encoding='rgb8', out=None):
+        """Return the model input of the windows ``boxes`` (``x, y, width, height``) of a frame.
+
+        Each window gets the model's own preprocessing, as a whole frame does.
+
+        :param out: a ``new_input(len(boxes))`` array to write into, or None for a new one
+        """
+        return self.prepare(crops(image, boxes), encoding, out)
+
+    def check_classifier(self):
+        """Raise ValueError unless the model is a classifier (what windows need)."""
+        if self.task != 'classification':
+            raise ValueError(f'sliding windows need a classification model; this one is '
+                             f'{self.task}')
+
+    def probabilities(self, batch):
+        """Return the (N, C) class probabilities of a prepared batch (classifiers only)."""
+        self.check_classifier()
+        return softmax(self.run(batch)).astype(np.float32)
+
+    def predict_windows(self, image, boxes, encoding='rgb8'):
+        """Return the (N, C) class probabilities of the windows of a frame, in one batch.
+
+        :param boxes: (N, 4) ``x, y, width, height`` windows, e.g. from
+            :meth:`nano_vision.inference.windows.WindowGrid.boxes`
+        """
+        self.check_classifier()  # before the batch: an XY model is refused at no cost
+        batch = self.prepare_windows(image, boxes, encoding, out=self._batch_buffer(len(boxes)))
+        return self.probabilities(batch)
 
 
 def physical_cores():

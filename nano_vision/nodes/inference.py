@@ -38,6 +38,7 @@ class PreparedFrame:
     width: int
     height: int
     prepare_ms: float
+    windows: object = None  # the detector's (N, 4) windows, one batch row each
 
 
 class InferenceNode(NanoVisionNode):
@@ -147,18 +148,26 @@ class InferenceNode(NanoVisionNode):
         try:
             image, encoding = decode_frame(msg)
             started = time.perf_counter()
-            batch = self.predictor.prepare([image], encoding, out)
+            batch, windows = self.prepare_input(image, encoding, out)
             return PreparedFrame(msg.header, batch, image.shape[1], image.shape[0],
-                                 (time.perf_counter() - started) * 1e3)
+                                 (time.perf_counter() - started) * 1e3, windows)
         except Exception as exc:  # noqa: B902 - one bad frame must never end the node
             self._reject(exc)
             return None
+
+    def prepare_input(self, image, encoding, out):
+        """Return the model input of a decoded frame and its windows (None: the whole frame).
+
+        :param out: an input buffer to write into (one this method returned before, or
+            ``predictor.new_input()``), or None for a new one
+        """
+        return self.predictor.prepare([image], encoding, out), None
 
     def finish(self, item):
         """Run the model on a prepared frame, publish the result and record the timings."""
         try:
             started = time.perf_counter()
-            prediction = self.predict_prepared(item.batch)
+            prediction = self.predict_prepared(item)
             model_ms = item.prepare_ms + (time.perf_counter() - started) * 1e3
             self.publish_result(item.header, prediction, item.width, item.height)
         except Exception as exc:  # noqa: B902 - one bad frame must never end the node
@@ -167,9 +176,9 @@ class InferenceNode(NanoVisionNode):
         self.stats.record(model_ms,
                           stamp_age_ms(item.header, self.get_clock().now().nanoseconds))
 
-    def predict_prepared(self, batch):
-        """Return the prediction of a prepared one-frame batch (subclasses add smoothing)."""
-        return self.predictor.infer(batch)[0]
+    def predict_prepared(self, item):
+        """Return the prediction of a :class:`PreparedFrame` (subclasses add smoothing)."""
+        return self.predictor.infer(item.batch)[0]
 
     def stats_message(self):
         """Return the InferenceStats message of the current window."""

@@ -1,13 +1,15 @@
 """ROS messages to and from the pure types; every header comes from the source frame."""
 
 from geometry_msgs.msg import PointStamped
-from nano_vision_msgs.msg import Classification, GroundTruth, Keypoint, Keypoints
+from nano_vision_msgs.msg import (Classification, Detection, Detections, GroundTruth, Keypoint,
+                                  Keypoints)
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
 from nano_vision.image.conversion import (compressed_msg_to_numpy, image_msg_to_numpy,
                                           numpy_to_compressed_msg, numpy_to_image_msg)
 from nano_vision.image.coords import to_normalised, to_pixels
+from nano_vision.inference.windows import Detection as FoundObject
 
 # Frames older than this (or stamped in the future) give no latency: their stamp is unset
 # (0) or comes from a clock far from this one.
@@ -93,3 +95,16 @@ def point_msg(prediction, name, header):
     msg = PointStamped(header=header)
     msg.point.x, msg.point.y = prediction.point(name)
     return msg
+
+
+def detections_msg(found, header, width, height):
+    """Return the Detections message of :class:`~nano_vision.inference.windows.Detection` s."""
+    return Detections(header=header, width=width, height=height, detections=[
+        Detection(label=d.label, score=float(d.score), x=int(d.x), y=int(d.y),
+                  width=int(d.width), height=int(d.height)) for d in found])
+
+
+def found_objects(msg):
+    """Return the :class:`~nano_vision.inference.windows.Detection` s of a Detections message."""
+    return [FoundObject(d.label, float(d.score), d.x, d.y, d.width, d.height)
+            for d in msg.detections]

@@ -1,15 +1,16 @@
 """overlay: draw predictions on the frames they were computed from.
 
-Subscribes to ``image`` and to ``classification`` and/or ``keypoints``, pairs
+Subscribes to ``image`` and to ``classification``, ``keypoints`` and/or
+``detections`` (boxes with labels and scores), pairs
 each prediction with the frame of the same stamp, and publishes
 ``image_annotated`` (rgb8, the frame's header) for rqt_image_view or Foxglove.
 """
 
-from nano_vision_msgs.msg import Classification, Keypoints
+from nano_vision_msgs.msg import Classification, Detections, Keypoints
 from sensor_msgs.msg import Image
 
 from nano_vision.image.conversion import convert_encoding, ImageConversionError
-from nano_vision.image.drawing import draw_classification, draw_keypoints
+from nano_vision.image.drawing import draw_classification, draw_detections, draw_keypoints
 from nano_vision.inference.config import OverlayConfig
 from nano_vision.inference.stamp_match import StampMatcher
 from nano_vision.nodes.base import NanoVisionNode
@@ -32,6 +33,8 @@ class OverlayNode(NanoVisionNode):
             self.create_subscription(Classification, 'classification', self._on_prediction, 10)
         if self.config.mode in ('auto', 'keypoints'):
             self.create_subscription(Keypoints, 'keypoints', self._on_prediction, 10)
+        if self.config.mode in ('auto', 'detections'):
+            self.create_subscription(Detections, 'detections', self._on_prediction, 10)
 
     def _on_image(self, msg):
         self._draw(self.matcher.add_frame(stamp_ns(msg.header), msg))
@@ -52,6 +55,9 @@ class OverlayNode(NanoVisionNode):
         if isinstance(prediction, Classification):
             draw_classification(image, prediction.class_names, prediction.probabilities,
                                 prediction.label, prediction.confidence)
+        elif isinstance(prediction, Detections):
+            draw_detections(image, [(d.label, d.score, d.x, d.y, d.width, d.height)
+                                    for d in prediction.detections])
         else:
             draw_keypoints(image, [(k.name, k.x, k.y) for k in prediction.keypoints])
         self.publisher.publish(image_msg(image, 'rgb8', frame.header))

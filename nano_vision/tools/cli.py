@@ -6,6 +6,7 @@ nano-vision dataset from-bag runs/face_1 --out data/face --topic /image_raw --la
 nano-vision train data/face --out face.pt
 nano-vision eval face.pt data/face_test
 nano-vision predict face.pt image.jpg
+nano-vision predict thumbs.pt scene.jpg --windows --window-size 0.4 --background background
 nano-vision export face.pt --onnx
 nano-vision demo --project thumbs --out demo_out
 nano-vision export face.pt --int8
@@ -97,16 +98,60 @@ def _eval(args):
     return 0
 
 
+def _window_settings(args, names):
+    """Return the window grid and the object classes of the --windows options."""
+    from nano_vision.inference.windows import object_classes, WindowGrid
+    grid = WindowGrid(args.window_size, args.window_stride, tuple(args.window_scales))
+    background = tuple(n for n in args.background.split(',') if n)
+    object_classes(names, background)  # refuses unknown names before any image is read
+    return grid, background
+
+
+def _detect(predictor, image, path, args, settings):
+    """Return the JSON result and the text line of the windows of one image."""
+    from nano_vision.inference.windows import detect
+    grid, background = settings
+    height, width = image.shape[:2]
+    boxes = grid.boxes(width, height)
+    found = detect(boxes, predictor.predict_windows(image, boxes, 'bgr8'), predictor.names,
+                   background, args.score_threshold, args.iou_threshold)
+    result = {'file': path, 'windows': len(boxes),
+              'detections': [{'label': d.label, 'score': d.score, 'x': d.x, 'y': d.y,
+                              'width': d.width, 'height': d.height} for d in found]}
+    text = '; '.join(f'{d.label} {d.score:.3f} at {d.x},{d.y} {d.width}x{d.height}'
+                     for d in found) or 'nothing'
+    return result, f'{text} ({len(boxes)} windows)'
+
+
 def _predict(args):
     import cv2
     from nano_vision.ml.predictor import load_predictor
     predictor = load_predictor(args.model, device=args.device)
+    settings = None
+    if args.windows:
+        try:
+            predictor.check_classifier()
+            settings = _window_settings(args, predictor.names)
+        except ValueError as exc:
+            print(f'nano-vision predict: {exc}', file=sys.stderr)
+            return 2
     results, status = [], 0
     for path in args.images:
         image = cv2.imread(path, cv2.IMREAD_COLOR)
         if image is None:
             print(f'{path}: cannot read this image', file=sys.stderr)
             status = 1
+            continue
+        if settings is not None:
+            try:
+                result, text = _detect(predictor, image, path, args, settings)
+            except ValueError as exc:  # no window fits this image
+                print(f'{path}: {exc}', file=sys.stderr)
+                status = 1
+                continue
+            results.append(result)
+            if not args.json:
+                print(f'{path}: {text}')
             continue
         p = predictor.predict(image, 'bgr8', args.min_confidence)
         height, width = image.shape[:2]
@@ -248,6 +293,26 @@ def build_parser():
                          help='auto, cpu, cuda, or tensorrt (.onnx models)')
     predict.add_argument('--min-confidence', type=float, default=0.0)
     predict.add_argument('--json', action='store_true', help='print JSON')
+    windows = predict.add_argument_group(
+        'sliding windows', 'detect objects with a classifier run on a grid of windows '
+        '(docs/detection.md); every image costs one batch')
+    windows.add_argument('--windows', action='store_true',
+                         help='print detections (label, score, box) instead of one label')
+    windows.add_argument('--window-size', type=float, default=0.5,
+                         help='window side: a fraction of the shorter image side (<= 1) or '
+                         'pixels (default 0.5)')
+    windows.add_argument('--window-stride', type=float, default=0.5,
+                         help='step between windows, a fraction of the window (default 0.5)')
+    windows.add_argument('--window-scales', type=float, nargs='+', default=[1.0],
+                         help='window sizes as multiples of --window-size (default 1)')
+    windows.add_argument('--background', default='background',
+                         help='comma-separated classes that are not objects (default '
+                         'background; empty: every class is an object)')
+    windows.add_argument('--score-threshold', type=float, default=0.5,
+                         help='lowest probability of a detection (default 0.5)')
+    windows.add_argument('--iou-threshold', type=float, default=0.3,
+                         help='overlap above which the weaker box of a class is suppressed '
+                         '(default 0.3)')
     predict.set_defaults(run=_predict)
 
     export = commands.add_parser('export', help='export a model to ONNX')
