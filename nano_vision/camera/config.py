@@ -10,8 +10,8 @@ CAMERA_PARAMETERS = (
     ParamSpec('source', '/dev/video0',
               'What to capture: /dev/videoN or N (V4L2), csi or csi:N (Jetson CSI), '
               'gst:<pipeline ending in appsink>, a video file, an image folder, or '
-              'synthetic:face / synthetic:thumbs / synthetic:line_following (scenes with '
-              'ground truth).'),
+              'synthetic:face / synthetic:thumbs / synthetic:line_following / '
+              'synthetic:fingers (scenes with ground truth).'),
     ParamSpec('width', 640, 'Published image width in pixels; 0 keeps the source size. '
               'Devices are asked for this size, other frames are resized.',
               min_value=0, max_value=8192),
