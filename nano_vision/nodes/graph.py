@@ -261,7 +261,8 @@ MODEL = Argument('model', 'Model file (.pt or .onnx)')
 # The node that runs a model of each task (nano_vision.datasets.layout.TASKS).
 MODEL_NODES = {'classification': 'classifier', 'xy': 'regressor'}
 # The course projects with a config/<project>.yaml and a launch file, and their task.
-PROJECTS = {'thumbs': 'classification', 'emotions': 'classification', 'face_xy': 'xy'}
+PROJECTS = {'thumbs': 'classification', 'emotions': 'classification', 'face_xy': 'xy',
+            'fingers': 'classification'}
 
 # The model node reads the camera's frames, raw or (image_transport:=compressed) JPEG.
 TO_CAMERA = (('image', 'image_raw'), ('image/compressed', 'image_raw/compressed'))
