@@ -59,8 +59,8 @@ class FingersScene(Scene):
         return FingersState(
             label=label, raised=shapes[int(rng.integers(0, len(shapes)))],
             cx=float(rng.uniform(0.3, 0.7)), cy=float(rng.uniform(0.5, 0.65)),
-            size=float(rng.uniform(0.13, 0.19)),  # palm half-size / image height
-            tilt_deg=float(rng.uniform(-20.0, 20.0)), spread_deg=float(rng.uniform(3.0, 12.0)),
+            size=float(rng.uniform(0.15, 0.2)),  # palm half-size / image height
+            tilt_deg=float(rng.uniform(-20.0, 20.0)), spread_deg=float(rng.uniform(6.0, 14.0)),
             mirror=bool(rng.integers(0, 2)),
             skin=random_skin(rng), sleeve=random_colour(rng),
             background_seed=int(rng.integers(0, 2**31)),
@@ -84,14 +84,14 @@ class FingersScene(Scene):
                              state.tilt_deg + side * (k - 1.5) * state.spread_deg, state.mirror)
             if finger in state.raised:
                 draw_digit(canvas, fan(0.0, 0.0), fan(0.0, -length), fan(0.0, 0.1 - length),
-                           s, state.skin, width=0.4, core=0.3, nail_radius=0.1)
+                           s, state.skin, width=0.5, core=0.38, nail_radius=0.12)
             else:  # folded: a knuckle
                 draw_digit(canvas, fan(0.0, 0.0), fan(0.0, -0.2), None, s, state.skin,
-                           width=0.4, core=0.3)
+                           width=0.5, core=0.38)
         if 'thumb' in state.raised:  # out to the side and up
             draw_digit(canvas, at(-0.7, 0.4), at(-1.45, -0.45), at(-1.39, -0.38), s,
-                       state.skin, width=0.48, core=0.36, nail_radius=0.12)
+                       state.skin, width=0.55, core=0.42, nail_radius=0.13)
         else:  # folded across the palm
             draw_digit(canvas, at(-0.75, 0.55), at(0.05, 0.05), None, s, state.skin,
-                       width=0.48, core=0.36)
+                       width=0.55, core=0.42)
         return SceneTruth(self.name, state.label, width, height, ())
