@@ -163,7 +163,7 @@ def test_readme_shows_the_demo_of_each_project():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('project', ['face_xy', 'line_following'])
+@pytest.mark.parametrize('project', ['face_xy', 'line_following', 'fingers'])
 def test_readme_demo_command_runs_as_written_in_quick_mode(project, tmp_path):
     pytest.importorskip('rclpy')
     command = next(words for words in _readme_demo_commands()

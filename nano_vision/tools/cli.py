@@ -276,7 +276,7 @@ def build_parser():
         'summary, a montage, the training curves and a video. Needs the built workspace '
         '(. ./activate.sh).')
     demo.add_argument('--project', default='face_xy',
-                      choices=['face_xy', 'thumbs', 'line_following'])
+                      choices=['face_xy', 'thumbs', 'line_following', 'fingers'])
     demo.add_argument('--out', default='demo_out', help='folder for everything it writes')
     demo.add_argument('--quick', action='store_true',
                       help='tiny dataset, one epoch, 5 s live: every step and file, fast')
