@@ -1,6 +1,6 @@
 """Camera -> model node -> overlay, for one project's configuration.
 
-The project launch files (thumbs, emotions, face_xy) start the same nodes with
+The project launch files (thumbs, emotions, face_xy, fingers) start the same nodes with
 their project's settings; this file takes the project and the task as arguments:
 ros2 launch nano_vision pipeline.launch.py project:=thumbs task:=classification model:=m.pt
 A project of your own categories needs no project (custom, config/custom.yaml: a model of

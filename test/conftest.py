@@ -121,11 +121,12 @@ def small_models(tmp_path_factory):
     """Return a model file per project: small CNNs trained for one epoch.
 
     For tests of processes and launch files, where a model must load and run, not be good:
-    ``thumbs`` and ``emotions`` classifiers, ``face_xy``
-    (nose and eyes) and ``line_following`` (the road target) keypoint models.
+    ``thumbs``, ``emotions`` and ``fingers`` classifiers, ``face_xy`` (nose and eyes) and
+    ``line_following`` (the road target) keypoint models.
     """
     folder = tmp_path_factory.mktemp
     return {'thumbs': _small_model(folder('thumbs'), 'thumbs', 64),
             'emotions': _small_model(folder('emotions'), 'emotions', 64),
             'face_xy': _small_model(folder('face'), 'face', (64, 48)),
-            'line_following': _small_model(folder('line'), 'line_following', (64, 48))}
+            'line_following': _small_model(folder('line'), 'line_following', (64, 48)),
+            'fingers': _small_model(folder('fingers'), 'fingers', 64)}

@@ -181,7 +181,8 @@ def _namespace():
 
 PROJECTS = {'thumbs.launch.py': ('thumbs', 'classifier', 'classification'),
             'emotions.launch.py': ('emotions', 'classifier', 'classification'),
-            'face_xy.launch.py': ('face_xy', 'regressor', 'keypoints')}
+            'face_xy.launch.py': ('face_xy', 'regressor', 'keypoints'),
+            'fingers.launch.py': ('fingers', 'classifier', 'classification')}
 
 
 @pytest.mark.parametrize('file_name', sorted(PROJECTS))

@@ -8,6 +8,7 @@ from nano_vision.scenes import make_scene, SCENES
 from nano_vision.scenes.base import SceneAnimator
 from nano_vision.scenes.emotions import EmotionsScene
 from nano_vision.scenes.face import FaceScene, FaceState
+from nano_vision.scenes.fingers import FingersScene, SHAPES
 from nano_vision.scenes.thumbs import ThumbsScene
 
 
@@ -112,6 +113,48 @@ def test_emotions_show_the_face_scenes_face_and_differ_only_by_its_expression(se
     for a in scene.labels:
         for b in scene.labels:
             assert (a == b) == np.array_equal(renders[a], renders[b]), (a, b)
+
+
+def test_fingers_draws_every_count_in_every_shape_about_equally_often():
+    scene = FingersScene()
+    rng = np.random.default_rng(2)
+    states = [scene.random_state(rng) for _ in range(1000)]
+    labels = [state.label for state in states]
+    assert scene.labels == ('1', '2', '3', '4', '5')
+    assert all(150 < labels.count(label) < 250 for label in scene.labels)
+    for label, shapes in SHAPES.items():
+        assert {s.raised for s in states if s.label == label} == set(shapes)
+        assert all(len(raised) == int(label) for raised in shapes)
+
+
+def test_fingers_each_raised_finger_adds_to_the_hand():
+    """The same hand with 0 .. 5 fingers up: each count differs, and more skin shows."""
+    scene = FingersScene(noise_std=0.0)
+    state = scene.random_state(np.random.default_rng(4))
+    state = type(state)(**{**state.__dict__, 'tilt_deg': 0.0})
+    fist, _ = scene.render(type(state)(**{**state.__dict__, 'raised': ()}), 160, 160)
+    changed = {}
+    for label in scene.labels:
+        for raised in SHAPES[label]:
+            image, truth = scene.render(
+                type(state)(**{**state.__dict__, 'label': label, 'raised': raised}), 160, 160)
+            assert truth.label == label and truth.scene == 'fingers' and not truth.points
+            changed[raised] = int(np.any(image != fist, axis=2).sum())
+    assert len(set(changed.values())) == len(changed)  # every shape draws differently
+    index_first = [changed[SHAPES[label][0]] for label in scene.labels]
+    assert 0 < index_first[0] and index_first == sorted(set(index_first))
+
+
+def test_fingers_same_seed_same_hands():
+    a, b = FingersScene(), FingersScene()
+    rng_a, rng_b = np.random.default_rng(9), np.random.default_rng(9)
+    for _ in range(5):
+        state_a, state_b = a.random_state(rng_a), b.random_state(rng_b)
+        assert state_a == state_b
+        image_a, truth_a = a.render(state_a, 96, 72, rng_a)
+        image_b, truth_b = b.render(state_b, 96, 72, rng_b)
+        np.testing.assert_array_equal(image_a, image_b)
+        assert truth_a == truth_b
 
 
 @pytest.mark.parametrize('name', sorted(SCENES))

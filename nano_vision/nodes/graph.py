@@ -261,7 +261,8 @@ MODEL = Argument('model', 'Model file (.pt or .onnx)')
 # The node that runs a model of each task (nano_vision.datasets.layout.TASKS).
 MODEL_NODES = {'classification': 'classifier', 'xy': 'regressor'}
 # The course projects with a config/<project>.yaml and a launch file, and their task.
-PROJECTS = {'thumbs': 'classification', 'emotions': 'classification', 'face_xy': 'xy'}
+PROJECTS = {'thumbs': 'classification', 'emotions': 'classification', 'face_xy': 'xy',
+            'fingers': 'classification'}
 # pipeline.launch.py's project of your own categories: config/custom.yaml, for any model.
 CUSTOM = 'custom'
 

@@ -7,24 +7,27 @@
     A fist with its thumb up or down (thumbs.py).
 ``emotions``
     The face scene's face showing ``none``, ``happy``, ``sad`` or ``angry`` (emotions.py).
+``fingers``
+    A hand holding up 1 to 5 fingers (fingers.py).
 ``line_following``
     A small robot's forward camera over a floor with a tape line on it, with the
     point ``target`` on the line ahead (JetBot road following); the simulator that
     drives it lives beside it (line_following.py). Datasets show the training tracks only.
 
 The shared parts (states, truth, lighting, :class:`~nano_vision.scenes.base.SceneAnimator`)
-are in base.py; the tracks in track.py.
+are in base.py; the hand and arm of thumbs and fingers in hand.py; the tracks in track.py.
 """
 
 from nano_vision.scenes.emotions import EmotionsScene
 from nano_vision.scenes.face import FaceScene
+from nano_vision.scenes.fingers import FingersScene
 from nano_vision.scenes.line_following import LineFollowingScene
 from nano_vision.scenes.thumbs import ThumbsScene
 
 #: Scene name -> class of every synthetic scene.
 SCENES = {FaceScene.name: FaceScene, ThumbsScene.name: ThumbsScene,
           LineFollowingScene.name: LineFollowingScene,
-          EmotionsScene.name: EmotionsScene}
+          EmotionsScene.name: EmotionsScene, FingersScene.name: FingersScene}
 
 
 def make_scene(name, **kwargs):

@@ -251,7 +251,7 @@ def build_parser():
                        help='comma-separated categories, in model order')
     stats.set_defaults(run=_dataset_stats)
     synth = dataset_commands.add_parser('synth', help='render a synthetic dataset')
-    synth.add_argument('--scene', default='face', help='face or thumbs')
+    synth.add_argument('--scene', default='face', help='face, thumbs, fingers or line_following')
     synth.add_argument('--count', type=int, default=300, help='number of images')
     synth.add_argument('--size', type=_size, default=224,
                        help='image side, or WIDTHxHEIGHT to match a camera (e.g. 640x480)')
