@@ -17,6 +17,7 @@ import json
 import logging
 import sys
 
+from nano_vision.inference.config import DETECTOR_PARAMETERS
 from nano_vision.tools.demo.plan import PROJECTS
 
 EXAMPLES = __doc__.split('\n\n', 1)[1]
@@ -298,21 +299,27 @@ def build_parser():
         '(docs/detection.md); every image costs one batch')
     windows.add_argument('--windows', action='store_true',
                          help='print detections (label, score, box) instead of one label')
-    windows.add_argument('--window-size', type=float, default=0.5,
+    # the detector node's defaults, so that both find the same boxes
+    node = {spec.name: spec.default for spec in DETECTOR_PARAMETERS}
+    windows.add_argument('--window-size', type=float, default=node['window_size'],
                          help='window side: a fraction of the shorter image side (<= 1) or '
-                         'pixels (default 0.5)')
-    windows.add_argument('--window-stride', type=float, default=0.5,
-                         help='step between windows, a fraction of the window (default 0.5)')
-    windows.add_argument('--window-scales', type=float, nargs='+', default=[1.0],
-                         help='window sizes as multiples of --window-size (default 1)')
-    windows.add_argument('--background', default='background',
+                         f'pixels (default {node["window_size"]:g})')
+    windows.add_argument('--window-stride', type=float, default=node['window_stride'],
+                         help='step between windows, a fraction of the window (default '
+                         f'{node["window_stride"]:g})')
+    scales = [float(scale) for scale in node['window_scales'].split(',')]
+    windows.add_argument('--window-scales', type=float, nargs='+', default=scales,
+                         help='window sizes as multiples of --window-size (default '
+                         f'{" ".join(f"{scale:g}" for scale in scales)})')
+    windows.add_argument('--background', default=node['background'],
                          help='comma-separated classes that are not objects (default '
-                         'background; empty: every class is an object)')
-    windows.add_argument('--score-threshold', type=float, default=0.5,
-                         help='lowest probability of a detection (default 0.5)')
-    windows.add_argument('--iou-threshold', type=float, default=0.3,
+                         f'{node["background"]}; empty: every class is an object)')
+    windows.add_argument('--score-threshold', type=float, default=node['score_threshold'],
+                         help='lowest probability of a detection (default '
+                         f'{node["score_threshold"]:g})')
+    windows.add_argument('--iou-threshold', type=float, default=node['iou_threshold'],
                          help='overlap above which the weaker box of a class is suppressed '
-                         '(default 0.3)')
+                         f'(default {node["iou_threshold"]:g})')
     predict.set_defaults(run=_predict)
 
     export = commands.add_parser('export', help='export a model to ONNX')
