@@ -12,7 +12,7 @@ import cv2
 
 from nano_vision.scenes.base import (Lighting, random_colour, random_lighting, random_skin,
                                      Scene, SceneTruth, SHIFT, subpixel)
-from nano_vision.scenes.hand import draw_arm, draw_digit, draw_palm, hand_frame, shade
+from nano_vision.scenes.hand import draw_digit, draw_hand, hand_frame, shade
 
 # Hand-local (units of the palm's half-size, fingers along -y): where each finger leaves
 # the palm and its length when raised.
@@ -69,11 +69,7 @@ class FingersScene(Scene):
     def draw(self, canvas, state):
         """Draw the hand of ``state`` and return its label."""
         height, width = canvas.shape[:2]
-        s = state.size * height
-        cx, cy = state.cx * width, state.cy * height
-        draw_arm(canvas, cx, cy, s, state.sleeve)
-        at = hand_frame(cx, cy, s, state.tilt_deg, state.mirror)
-        draw_palm(canvas, at, state.skin)
+        at, s = draw_hand(canvas, state, state.tilt_deg)
         crease = shade(state.skin, 0.65)
         cv2.line(canvas, subpixel(*at(-0.5, 0.35)), subpixel(*at(0.6, 0.1)), crease,
                  max(1, int(0.06 * s)), cv2.LINE_AA, SHIFT)

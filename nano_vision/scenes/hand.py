@@ -47,6 +47,23 @@ def draw_palm(canvas, at, skin):
                        SHIFT)
 
 
+def draw_hand(canvas, state, angle_deg):
+    """Draw the arm and the palm of a hand ``state``; return ``(at, s)`` for its digits.
+
+    ``state`` places the hand as the hand scenes do: ``cx``, ``cy`` (fractions of the
+    image), ``size`` (palm half-size, a fraction of its height), ``mirror``, ``skin`` and
+    ``sleeve``; ``angle_deg`` turns the hand (the arm comes from below whatever it is).
+    :func:`hand_frame` gives ``at``, ``s`` is the size in pixels.
+    """
+    height, width = canvas.shape[:2]
+    s = state.size * height
+    cx, cy = state.cx * width, state.cy * height
+    draw_arm(canvas, cx, cy, s, state.sleeve)
+    at = hand_frame(cx, cy, s, angle_deg, state.mirror)
+    draw_palm(canvas, at, state.skin)
+    return at, s
+
+
 def shade(skin, factor, lift=0):
     """Return ``skin`` scaled by ``factor`` (plus ``lift``), clipped to 255."""
     return tuple(min(255, int(c * factor) + lift) for c in skin)

@@ -10,7 +10,7 @@ import cv2
 
 from nano_vision.scenes.base import (Lighting, random_colour, random_lighting, random_skin,
                                      Scene, SceneTruth, SHIFT, subpixel)
-from nano_vision.scenes.hand import draw_arm, draw_digit, draw_palm, hand_frame, shade
+from nano_vision.scenes.hand import draw_digit, draw_hand, shade
 
 
 @dataclass(frozen=True)
@@ -51,14 +51,9 @@ class ThumbsScene(Scene):
     def draw(self, canvas, state):
         """Draw the hand of ``state`` and return its label."""
         height, width = canvas.shape[:2]
-        s = state.size * height
-        cx, cy = state.cx * width, state.cy * height
-        # The arm comes from below whatever the thumb does.
-        draw_arm(canvas, cx, cy, s, state.sleeve)
         # Tilt blends between states; the label alone sets up or down.
-        at = hand_frame(cx, cy, s, state.tilt_deg + (0.0 if state.label == 'thumbs_up' else 180.0),
-                        state.mirror)
-        draw_palm(canvas, at, state.skin)
+        at, s = draw_hand(canvas, state,
+                          state.tilt_deg + (0.0 if state.label == 'thumbs_up' else 180.0))
         knuckle = shade(state.skin, 0.65)
         for ly in (-0.25, 0.1, 0.45):
             cv2.line(canvas, subpixel(*at(0.0, ly)), subpixel(*at(0.8, ly)), knuckle,
