@@ -166,3 +166,54 @@ def test_the_overlay_draws_the_boxes_on_the_frame_with_the_same_stamp(ros):
     assert tuple(pixels[70, 60]) == label_colour('red') == tuple(pixels[89, 99])
     assert (pixels[60:80, 70:90] == original[60:80, 70:90]).all()
     assert (pixels[-10:, :10] == original[-10:, :10]).all()
+
+
+def test_draw_heatmap_colours_hot_pixels_and_leaves_cold_ones():
+    from nano_vision.image.drawing import draw_heatmap
+    image = np.full((40, 60, 3), 100, np.uint8)
+    heat = np.zeros((20, 30), np.uint8)  # half the image's size: stretched to it
+    heat[:10, :15] = 255
+    heat[10:, 15:] = 128
+    draw_heatmap(image, heat, opacity=0.6)
+    assert (image[20:, :30] == 100).all()  # cold: as it was
+    hot, warm = image[5, 5].astype(int), image[30, 45].astype(int)
+    assert hot[0] > hot[2] and hot[0] != 100  # probability 1: towards red
+    # half the heat: half the weight, another colour of the map
+    assert np.abs(warm - 100).max() < np.abs(hot - 100).max()
+    assert not (warm == hot).all()
+
+
+def test_the_overlay_blends_the_heat_map_of_the_same_stamp_under_the_boxes(ros):
+    from nano_vision_msgs.msg import Detection
+    from nano_vision.image.drawing import label_colour
+    from nano_vision.nodes.overlay import OverlayNode
+    node = ros.make(OverlayNode, {'mode': 'detections', 'heatmap': True})
+    probe = ros.probe()
+    annotated = []
+    probe.create_subscription(Image, 'image_annotated', annotated.append, 10)
+    images = probe.create_publisher(Image, 'image', 10)
+    boxes = probe.create_publisher(Detections, 'detections', 10)
+    heatmaps = probe.create_publisher(Image, 'heatmap', 10)
+    frame = image_msg(np.full((120, 160, 3), 80, np.uint8), 'rgb8', stamped(3))
+    result = Detections(header=stamped(3), width=160, height=120, detections=[
+        Detection(label='red', score=0.9, x=60, y=50, width=40, height=40)])
+    heat = np.zeros((120, 160), np.uint8)
+    heat[50:90, 60:100] = 255
+    # frame and boxes without their heat map: nothing is drawn yet
+    for _ in range(10):
+        images.publish(frame)
+        boxes.publish(result)
+        ros.spin_until(lambda: node.matcher.paired, timeout_sec=0.2)
+    assert node.matcher.paired and not annotated
+    # the heat map of another frame does not complete it either
+    heatmaps.publish(image_msg(heat, 'mono8', stamped(4)))
+    ros.spin_until(lambda: annotated, timeout_sec=0.5)
+    assert not annotated
+    heatmaps.publish(image_msg(heat, 'mono8', stamped(3)))
+    assert ros.spin_until(lambda: annotated, timeout_sec=5.0)
+    assert annotated[0].header.stamp.sec == 3 and len(annotated) == 1
+    pixels = image_msg_to_numpy(annotated[0]).astype(int)
+    assert (pixels[:40, :40] == 80).all()  # cold: untouched
+    inside = pixels[70, 80]
+    assert inside[0] > inside[2] and tuple(inside) != (80, 80, 80)  # hot: towards red
+    assert tuple(pixels[70, 60]) == label_colour('red')  # the box over the heat

@@ -3,6 +3,7 @@
 import zlib
 
 import cv2
+import numpy as np
 
 from nano_vision.image.coords import to_pixels
 
@@ -58,6 +59,23 @@ def draw_keypoints(image, points):
 def label_colour(label):
     """Return the palette colour of a class name: the same in every frame and every run."""
     return PALETTE[zlib.crc32(label.encode('utf-8')) % len(PALETTE)]
+
+
+def draw_heatmap(image, heat, opacity=0.6):
+    """Blend a mono8 heat map (0-255) over an RGB image in place, as colours from blue to red.
+
+    Each pixel's colour weighs ``opacity`` times its heat, so where the map is cold
+    the image stays as it was. A map of another size is stretched to the image's.
+    """
+    height, width = image.shape[:2]
+    heat = np.asarray(heat, np.uint8).reshape(heat.shape[0], heat.shape[1])
+    if heat.shape != (height, width):
+        heat = cv2.resize(heat, (width, height), interpolation=cv2.INTER_NEAREST)
+    colours = cv2.cvtColor(cv2.applyColorMap(heat, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
+    weight = heat.astype(np.float32)[..., None] * (opacity / 255.0)
+    blended = image.astype(np.float32) * (1.0 - weight) + colours.astype(np.float32) * weight
+    image[...] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    return image
 
 
 def draw_detections(image, detections):

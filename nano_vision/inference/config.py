@@ -68,6 +68,9 @@ OVERLAY_PARAMETERS = (
               choices=('auto', 'classification', 'keypoints', 'detections')),
     ParamSpec('buffer_frames', 30, 'Recent frames kept to pair with late predictions by stamp.',
               min_value=1, max_value=1000),
+    ParamSpec('heatmap', False, 'Also subscribe to the detector heatmap topic and blend it under '
+              'the boxes (a frame with detections is drawn once its heat map of the same stamp '
+              'has come too; the detector computes heat maps only while someone subscribes).'),
 )
 
 
@@ -166,6 +169,7 @@ class OverlayConfig(NodeConfig):
 
     mode: str
     buffer_frames: int
+    heatmap: bool
 
 
 def check_model_names(expected, names, model):

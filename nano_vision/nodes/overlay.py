@@ -4,13 +4,16 @@ Subscribes to ``image`` and to ``classification``, ``keypoints`` and/or
 ``detections`` (boxes with labels and scores), pairs
 each prediction with the frame of the same stamp, and publishes
 ``image_annotated`` (rgb8, the frame's header) for rqt_image_view or Foxglove.
+With ``heatmap`` set it also subscribes to the detector's ``heatmap`` and blends
+it under the boxes of the same stamp.
 """
 
 from nano_vision_msgs.msg import Classification, Detections, Keypoints
 from sensor_msgs.msg import Image
 
 from nano_vision.image.conversion import convert_encoding, ImageConversionError
-from nano_vision.image.drawing import draw_classification, draw_detections, draw_keypoints
+from nano_vision.image.drawing import (draw_classification, draw_detections, draw_heatmap,
+                                       draw_keypoints)
 from nano_vision.inference.config import OverlayConfig
 from nano_vision.inference.stamp_match import StampMatcher
 from nano_vision.nodes.base import NanoVisionNode
@@ -26,6 +29,8 @@ class OverlayNode(NanoVisionNode):
         super().__init__('overlay', **kwargs)
         self.declare_config(OverlayConfig)
         self.matcher = StampMatcher(self.config.buffer_frames)
+        # (frame, detections) pairs wait here for the heat map of their stamp
+        self.heat_matcher = StampMatcher(self.config.buffer_frames)
         self.published = 0
         self.publisher = self.create_publisher(Image, 'image_annotated', 10)
         self.create_subscription(Image, 'image', self._on_image, 10)
@@ -35,20 +40,39 @@ class OverlayNode(NanoVisionNode):
             self.create_subscription(Keypoints, 'keypoints', self._on_prediction, 10)
         if self.config.mode in ('auto', 'detections'):
             self.create_subscription(Detections, 'detections', self._on_prediction, 10)
+            if self.config.heatmap:
+                self.create_subscription(Image, 'heatmap', self._on_heatmap, 10)
 
     def _on_image(self, msg):
-        self._draw(self.matcher.add_frame(stamp_ns(msg.header), msg))
+        self._paired(stamp_ns(msg.header), self.matcher.add_frame(stamp_ns(msg.header), msg))
 
     def _on_prediction(self, msg):
-        self._draw(self.matcher.add_prediction(stamp_ns(msg.header), msg))
+        stamp = stamp_ns(msg.header)
+        self._paired(stamp, self.matcher.add_prediction(stamp, msg))
 
-    def _draw(self, pair):
+    def _on_heatmap(self, msg):
+        matched = self.heat_matcher.add_prediction(stamp_ns(msg.header), msg)
+        if matched is not None:
+            (frame, detections), heat = matched
+            self._draw(frame, detections, heat)
+
+    def _paired(self, stamp, pair):
         if pair is None:
             return
-        frame, prediction = pair
+        if self.config.heatmap and isinstance(pair[1], Detections):
+            matched = self.heat_matcher.add_frame(stamp, pair)
+            if matched is not None:
+                self._draw(*matched[0], matched[1])
+            return
+        self._draw(*pair)
+
+    def _draw(self, frame, prediction, heat=None):
         try:
             pixels, encoding = decode_frame(frame)
             image = convert_encoding(pixels, encoding, 'rgb8').copy()
+            if heat is not None:
+                heat_pixels, heat_encoding = decode_frame(heat)
+                draw_heatmap(image, convert_encoding(heat_pixels, heat_encoding, 'mono8'))
         except ImageConversionError as exc:
             self.get_logger().warning(f'frame not drawn: {exc}', throttle_duration_sec=5.0)
             return
