@@ -42,7 +42,7 @@ LAUNCH_WHEEL_DIR := $(LAUNCH_TOOLS)/$(ROS_DISTRO)/wheels
 LAUNCH_WHEELS := $(filter-out $(wildcard $(LAUNCH_WHEEL_DIR)/launch_testing*.whl), \
 	$(wildcard $(LAUNCH_WHEEL_DIR)/*.whl))
 LAUNCH_INTERFACES := $(if $(LAUNCH_WHEELS),$(wildcard $(LAUNCH_TOOLS)/composition_interfaces))
-# make demo: PROJECT=face_xy|thumbs|emotions|fingers|line_following, DEMO_ARGS=--quick or --seconds N
+# make demo: PROJECT=face_xy|thumbs|emotions|fingers|line_following|objects, DEMO_ARGS=--quick or --seconds N
 PROJECT ?= face_xy
 DEMO_OUT ?= demo_out
 DEMO_ARGS ?=

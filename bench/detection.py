@@ -1,17 +1,17 @@
 """Sliding-window detection on the objects scene: precision, recall and the cost of a frame.
 
 Renders frames of the objects scene (1-4 circles, squares and triangles at known
-places), cuts training windows from them (each object's box, jittered a little,
-and background windows, beside the objects and anywhere, that overlap none
-much), trains a classifier on those with ``nano_vision.ml.train`` (what
-``nano-vision train`` runs), then slides it over held-out frames (another seed)
-as the detector node does: the window grid of the frame, one batch through the
-predictor, detections after non-maximum suppression per class. A detection is
-right when it has the label of a truth box not yet matched and overlaps it with
-IoU >= 0.5. Prints and merges into bench/results.json: precision, recall (also
-at other score thresholds), windows per frame and the milliseconds a frame costs
-(windows cut and preprocessed, the model, the detections), and the same windows
-run one model call each, for comparison.
+places), cuts training windows from them as ``nano-vision dataset synth --scene
+objects`` does (each object's box, jittered a little, and background windows, beside the
+objects and anywhere, that overlap none much), trains a classifier on those with
+``nano_vision.ml.train`` (what ``nano-vision train`` runs), then slides it over held-out
+frames (another seed) as the detector node does: the window grid of the frame, one batch
+through the predictor, detections after non-maximum suppression per class. A detection
+is right when it has the label of a truth box not yet matched and overlaps it with IoU
+>= 0.5. Prints and merges into bench/results.json: precision, recall (also at other
+score thresholds), windows per frame and the milliseconds a frame costs (windows cut and
+preprocessed, the model, the detections), and the same windows run one model call each,
+for comparison.
 
 Run after ``. ./activate.sh``:
 python bench/detection.py --out-dir /tmp/detection
@@ -20,17 +20,19 @@ python bench/detection.py --quick   # a smoke run: small, results.json left alon
 """
 
 import argparse
+import collections
 import json
 import os
 import pathlib
+import shutil
 import sys
 import time
 
-import cv2
 import numpy as np
 
+from nano_vision.datasets.synth import write_synthetic_dataset
 from nano_vision.inference.windows import detect, match, WindowGrid
-from nano_vision.scenes.objects import BACKGROUND, labelled_windows, ObjectsScene
+from nano_vision.scenes.objects import BACKGROUND, ObjectsScene
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'bench'))
@@ -47,26 +49,17 @@ def frames(count, width, height, seed):
         yield image, scene.boxes(state, width, height)
 
 
-def write_windows(folder, count, width, height, seed):
-    """Write the training windows of ``count`` frames as <label>/<n>.png; return per label."""
-    rng = np.random.default_rng(seed + 1)
-    counts = {}
-    for image, truth in frames(count, width, height, seed):
-        for label, crop in labelled_windows(image, truth, rng):
-            n = counts[label] = counts.get(label, 0) + 1
-            os.makedirs(folder / label, exist_ok=True)
-            cv2.imwrite(str(folder / label / f'{n:05d}.png'),
-                        cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
-    return counts
-
-
 def train_model(args):
     """Write the windows dataset and train the classifier; return its path and metrics."""
     from nano_vision.ml.recipe import TrainOptions
     from nano_vision.ml.train import train
     out_dir = pathlib.Path(args.out_dir)
     data = out_dir / 'objects_windows'
-    counts = write_windows(data, args.train_frames, args.width, args.height, args.seed)
+    if data.exists():
+        shutil.rmtree(data)
+    samples = write_synthetic_dataset('objects', data, args.train_frames,
+                                      (args.width, args.height), args.seed)
+    counts = dict(sorted(collections.Counter(s.label for s in samples).items()))
     print(f'training windows: {counts}')
     model = out_dir / 'objects.pt'
     started = time.perf_counter()

@@ -122,11 +122,13 @@ def small_models(tmp_path_factory):
 
     For tests of processes and launch files, where a model must load and run, not be good:
     ``thumbs``, ``emotions`` and ``fingers`` classifiers, ``face_xy`` (nose and eyes) and
-    ``line_following`` (the road target) keypoint models.
+    ``line_following`` (the road target) keypoint models, and ``objects``, a classifier
+    of the objects scene's windows (with its ``background`` class) for the detector.
     """
     folder = tmp_path_factory.mktemp
     return {'thumbs': _small_model(folder('thumbs'), 'thumbs', 64),
             'emotions': _small_model(folder('emotions'), 'emotions', 64),
             'face_xy': _small_model(folder('face'), 'face', (64, 48)),
             'line_following': _small_model(folder('line'), 'line_following', (64, 48)),
-            'fingers': _small_model(folder('fingers'), 'fingers', 64)}
+            'fingers': _small_model(folder('fingers'), 'fingers', 64),
+            'objects': _small_model(folder('objects'), 'objects', (160, 120))}

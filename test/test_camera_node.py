@@ -106,6 +106,20 @@ def test_thumbs_scene_labels_its_frames(ros):
     assert truths[0].label in ('thumbs_up', 'thumbs_down') and not truths[0].keypoints
 
 
+def test_objects_scene_gives_the_boxes_of_its_frames(ros):
+    ros.make(CameraNode, {'source': 'synthetic:objects', 'width': 320, 'height': 240,
+                          'seed': 2})
+    truths = collect(ros, ros.probe(), GroundTruth, 'ground_truth')
+    assert ros.spin_until(lambda: truths)
+    truth = truths[0]
+    assert truth.scene == 'objects' and not truth.label and not truth.keypoints
+    assert 1 <= len(truth.objects) <= 4
+    for box in truth.objects:
+        assert box.label in ('circle', 'square', 'triangle') and box.score == 1.0
+        assert 0 <= box.x and box.x + box.width <= 320 and 0 <= box.y
+        assert box.y + box.height <= 240 and box.width == box.height > 20
+
+
 def test_compressed_frames_while_someone_listens(ros):
     ros.make(CameraNode, {'source': 'synthetic:face', 'width': 160, 'height': 120,
                           'publish_compressed': True, 'jpeg_quality': 80})

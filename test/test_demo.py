@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import cv2
 import numpy as np
 import pytest
+import yaml
 
 from helpers import ros_command
 from nano_vision.tools.demo.media import FrameKeeper, make_montage, write_video
@@ -96,6 +97,36 @@ def test_live_points_are_scored_in_pixels_and_normalised_units():
     assert summary['frame_size'] == '200x100'
 
 
+def test_live_detections_are_scored_by_precision_and_recall():
+    from nano_vision.inference.windows import Detection
+    score = LiveScore()
+    score.add_truth(1, {'objects': [('circle', (10, 10, 40, 40)), ('square', (100, 10, 40, 40))]})
+    score.add_prediction(1, {'objects': [
+        Detection('circle', 0.9, 12, 12, 40, 40),   # right: IoU 0.82
+        Detection('square', 0.8, 10, 10, 40, 40),   # wrong label on the circle
+        Detection('circle', 0.7, 14, 10, 40, 40)]})  # the circle again: already matched
+    score.add_prediction(2, {'objects': []})
+    score.add_truth(2, {'objects': [('triangle', (50, 50, 30, 30))]})  # missed
+    summary = score.summary()
+    assert summary['frames_with_truth'] == 2 and summary['objects'] == 3
+    assert (summary['true_positives'], summary['false_positives']) == (1, 2)
+    assert summary['precision'] == round(1 / 3, 4) and summary['recall'] == round(1 / 3, 4)
+
+
+def test_objects_demo_runs_the_detector_over_the_heat_map_at_the_scenes_frame_size():
+    commands = {name: ros_command(argv) for name, argv in
+                node_commands(make_plan('objects'), 'objects.pt', '/ns').items()}
+    assert list(commands) == ['camera', 'detector', 'overlay']
+    assert commands['camera']['parameters'] == {'source': 'synthetic:objects', 'width': 320,
+                                                'height': 240, 'fps': 15.0}
+    assert commands['detector']['parameters'] == {'model': 'objects.pt',
+                                                  'stats_period_sec': 1.0}
+    for command in commands.values():
+        assert [os.path.basename(f) for f in command['params_files']] == ['objects.yaml']
+    config = yaml.safe_load((ROOT / 'config' / 'objects.yaml').read_text())
+    assert config['/**/overlay']['ros__parameters']['heatmap'] is True
+
+
 def test_track_summary_counts_laps_and_cross_track_error_while_moving():
     def state(linear, progress, laps, cte, on_track=True):
         return SimpleNamespace(linear=linear, progress=progress, laps=laps,
@@ -163,7 +194,7 @@ def test_readme_shows_the_demo_of_each_project():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('project', ['face_xy', 'line_following', 'fingers'])
+@pytest.mark.parametrize('project', ['face_xy', 'line_following', 'fingers', 'objects'])
 def test_readme_demo_command_runs_as_written_in_quick_mode(project, tmp_path):
     pytest.importorskip('rclpy')
     command = next(words for words in _readme_demo_commands()
@@ -185,11 +216,13 @@ def test_readme_demo_command_runs_as_written_in_quick_mode(project, tmp_path):
     plan = make_plan(project)
     score = 'rmse' if plan.task == 'xy' else 'accuracy'
     assert summary['validation'][score] >= 0
+    live_score = ('rmse_px' if plan.task == 'xy' else
+                  'precision' if plan.model_node == 'detector' else 'accuracy')
     live = summary['live']
     assert live['stats']['frames_processed'] > 0 and live['stats']['fps'] > 0
     assert live['stats']['latency_ms_p99'] >= live['stats']['latency_ms_p50'] > 0
     assert live['accuracy']['frames_with_truth'] > 0
-    assert ('rmse_px' if plan.task == 'xy' else 'accuracy') in live['accuracy']
+    assert live_score in live['accuracy']
     assert live['annotated_frames'] > 0
     if plan.steering == 'driving':
         assert live['track']['track_frames'] > 0 and 'laps' in live['track']

@@ -182,7 +182,8 @@ def _namespace():
 PROJECTS = {'thumbs.launch.py': ('thumbs', 'classifier', 'classification'),
             'emotions.launch.py': ('emotions', 'classifier', 'classification'),
             'face_xy.launch.py': ('face_xy', 'regressor', 'keypoints'),
-            'fingers.launch.py': ('fingers', 'classifier', 'classification')}
+            'fingers.launch.py': ('fingers', 'classifier', 'classification'),
+            'objects.launch.py': ('objects', 'detector', 'detections')}
 
 
 @pytest.mark.parametrize('file_name', sorted(PROJECTS))

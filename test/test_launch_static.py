@@ -187,6 +187,8 @@ STARTED = [
     ('emotions', {'model': 'emotions.onnx', 'source': 'csi'}, ['camera', 'classifier', 'overlay']),
     ('face_xy', {'model': 'face.pt', 'namespace': 'robot1'}, ['camera', 'regressor', 'overlay']),
     ('fingers', {'model': 'fingers.pt'}, ['camera', 'classifier', 'overlay']),
+    ('objects', {'model': 'objects.pt', 'source': 'synthetic:objects'},
+     ['camera', 'detector', 'overlay']),
     ('pipeline', {'project': 'thumbs', 'task': 'classification', 'model': 'm.pt'},
      ['camera', 'classifier', 'overlay']),
     ('pipeline', {'project': 'face_xy', 'task': 'xy', 'model': 'm.pt'},

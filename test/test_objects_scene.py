@@ -55,3 +55,27 @@ def test_training_windows_are_the_objects_and_background_that_overlaps_none_much
     exact = labelled_windows(image, truth, rng, jitter=0.0, background=0)
     (x, y, w, h) = truth[0][1]
     np.testing.assert_array_equal(exact[0][1], image[y:y + h, x:x + w])
+
+
+def test_frames_carry_their_boxes_and_a_dataset_of_the_scene_is_its_windows(tmp_path):
+    from collections import Counter
+    from nano_vision.datasets.synth import write_synthetic_dataset
+    from nano_vision.scenes import make_scene
+    scene = make_scene('objects')
+    rng = np.random.default_rng(5)
+    state = scene.random_state(rng)
+    _, truth = scene.render(state, 320, 240, rng)
+    assert truth.boxes == tuple(scene.boxes(state, 320, 240)) and truth.boxes
+    assert not truth.label and not truth.points
+
+    samples = write_synthetic_dataset('objects', str(tmp_path), 8, (320, 240), seed=2)
+    labels = Counter(sample.label for sample in samples)
+    assert set(labels) <= {BACKGROUND, *scene.labels} and labels[BACKGROUND] >= 8 * 3
+    assert sum(n for label, n in labels.items() if label != BACKGROUND) >= 8
+    for sample in samples:  # square crops about an object's size, not whole frames
+        image = cv2.imread(sample.path)
+        assert image.shape[:2] == (sample.height, sample.width)
+        assert sample.width == sample.height and 20 < sample.width < 120
+    # the same seed, the same dataset
+    again = write_synthetic_dataset('objects', str(tmp_path / 'again'), 8, (320, 240), seed=2)
+    assert [(s.label, s.width) for s in again] == [(s.label, s.width) for s in samples]

@@ -300,6 +300,15 @@ PIPELINE = Graph(
     nodes=(CAMERA, *(model_node(task, when=(Equals('task', task),)) for task in TASKS),
            OVERLAY))
 
+# camera -> detector (a classifier slid over a grid of windows) -> overlay, which draws the
+# boxes over the heat map (config/objects.yaml)
+OBJECTS = Graph(
+    'objects', config='objects.yaml',
+    arguments=(Argument('model', 'Classifier (.pt or .onnx) of window crops with a background '
+                        'class (docs/detection.md)'), SOURCE),
+    nodes=(CAMERA, GraphNode('detector', parameters={'model': Arg('model')},
+                             remappings=TO_CAMERA), OVERLAY))
+
 # Line following's conditions, by name.
 IN_SIM = Equals('source', 'sim')
 ORACLE = IsTrue('oracle')
@@ -358,4 +367,4 @@ RECORD = Graph(
 
 # Every graph, by name: launch/<name>.launch.py starts it.
 GRAPHS = {graph.name: graph for graph in (CAMERA_ALONE, RECORD, *PIPELINES.values(), PIPELINE,
-                                          LINE_FOLLOWING)}
+                                          OBJECTS, LINE_FOLLOWING)}

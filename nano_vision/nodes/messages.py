@@ -70,7 +70,9 @@ def ground_truth_msg(truth, header):
         header=header, scene=truth.scene, label=truth.label,
         width=truth.width, height=truth.height,
         keypoints=[keypoint_msg(p.name, p.u, p.v, truth.width, truth.height)
-                   for p in truth.points])
+                   for p in truth.points],
+        objects=[Detection(label=label, score=1.0, x=int(x), y=int(y), width=int(w),
+                           height=int(h)) for label, (x, y, w, h) in truth.boxes])
 
 
 def classification_msg(prediction, header):

@@ -9,6 +9,10 @@
     The face scene's face showing ``none``, ``happy``, ``sad`` or ``angry`` (emotions.py).
 ``fingers``
     A hand holding up 1 to 5 fingers (fingers.py).
+``objects``
+    One to four circles, squares and triangles at known boxes, for sliding-window
+    detection (objects.py); its datasets are windows: each object's box and
+    ``background`` windows.
 ``line_following``
     A small robot's forward camera over a floor with a tape line on it, with the
     point ``target`` on the line ahead (JetBot road following); the simulator that
@@ -22,12 +26,14 @@ from nano_vision.scenes.emotions import EmotionsScene
 from nano_vision.scenes.face import FaceScene
 from nano_vision.scenes.fingers import FingersScene
 from nano_vision.scenes.line_following import LineFollowingScene
+from nano_vision.scenes.objects import ObjectsScene
 from nano_vision.scenes.thumbs import ThumbsScene
 
 #: Scene name -> class of every synthetic scene.
 SCENES = {FaceScene.name: FaceScene, ThumbsScene.name: ThumbsScene,
           LineFollowingScene.name: LineFollowingScene,
-          EmotionsScene.name: EmotionsScene, FingersScene.name: FingersScene}
+          EmotionsScene.name: EmotionsScene, FingersScene.name: FingersScene,
+          ObjectsScene.name: ObjectsScene}
 
 
 def make_scene(name, **kwargs):

@@ -43,6 +43,8 @@ class SceneTruth:
     width: int
     height: int
     points: tuple = ()
+    #: Objects shown (detection scenes): ``(label, (x, y, width, height))`` in pixels.
+    boxes: tuple = ()
 
     def point(self, name):
         """Return the :class:`TruthPoint` called ``name``."""
@@ -105,6 +107,8 @@ class Scene:
     labels = ()
     #: Point names the scene reports (regression scenes).
     point_names = ()
+    #: Whether frames show objects at boxes (detection scenes: datasets are windows).
+    detection = False
 
     def __init__(self, noise_std=3.0):
         """Create the scene.

@@ -48,6 +48,7 @@ class ObjectsScene(Scene):
 
     name = 'objects'
     labels = ('circle', 'square', 'triangle')
+    detection = True
 
     def __init__(self, max_objects=4, sizes=(0.22, 0.32), noise_std=3.0):
         """Create the scene.
@@ -110,7 +111,8 @@ class ObjectsScene(Scene):
             points = np.round(np.asarray(corners, np.float64) * ONE).astype(np.int32)
             cv2.fillConvexPoly(canvas, points, obj.colour, cv2.LINE_AA, SHIFT)
             cv2.polylines(canvas, [points], True, outline, thickness, cv2.LINE_AA, SHIFT)
-        return SceneTruth(self.name, '', width, height, ())
+        return SceneTruth(self.name, '', width, height, (),
+                          tuple(self.boxes(state, width, height)))
 
 
 def _overlap(a, b, gap=0.02):

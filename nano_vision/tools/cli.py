@@ -18,6 +18,7 @@ import logging
 import sys
 
 from nano_vision.inference.config import DETECTOR_PARAMETERS
+from nano_vision.scenes import SCENES
 from nano_vision.tools.demo.plan import PROJECTS
 
 EXAMPLES = __doc__.split('\n\n', 1)[1]
@@ -252,7 +253,8 @@ def build_parser():
                        help='comma-separated categories, in model order')
     stats.set_defaults(run=_dataset_stats)
     synth = dataset_commands.add_parser('synth', help='render a synthetic dataset')
-    synth.add_argument('--scene', default='face', help='face, thumbs, fingers or line_following')
+    synth.add_argument('--scene', default='face', choices=tuple(SCENES),
+                       help='the scene (objects: windows of each frame, for the detector)')
     synth.add_argument('--count', type=int, default=300, help='number of images')
     synth.add_argument('--size', type=_size, default=224,
                        help='image side, or WIDTHxHEIGHT to match a camera (e.g. 640x480)')

@@ -10,7 +10,8 @@ records the pure scoring in nano_vision/tools/demo/run.py works on.
 import time
 
 from geometry_msgs.msg import Twist
-from nano_vision_msgs.msg import Classification, GroundTruth, InferenceStats, Keypoints
+from nano_vision_msgs.msg import (Classification, Detections, GroundTruth, InferenceStats,
+                                  Keypoints)
 from nano_vision_msgs.msg import TrackState
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
@@ -18,7 +19,7 @@ from sensor_msgs.msg import Image
 
 from nano_vision.image.conversion import convert_encoding, ImageConversionError
 from nano_vision.image.conversion import image_msg_to_numpy
-from nano_vision.nodes.messages import stamp_ns
+from nano_vision.nodes.messages import found_objects, stamp_ns
 from nano_vision.runtime.dds import on_loopback
 from nano_vision.tools.demo.media import FrameKeeper
 from nano_vision.tools.demo.score import LiveScore, track_summary
@@ -47,6 +48,7 @@ class DemoMonitor:
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self.first_result = None
+        self.detection = model_node == 'detector'
         self.recording = False
         self.stats = None
         self._stats_time = 0.0
@@ -55,6 +57,8 @@ class DemoMonitor:
         node.create_subscription(InferenceStats, f'{model_node}/stats', self._on_stats, 10)
         if model_node == 'classifier':
             node.create_subscription(Classification, 'classification', self._on_label, 50)
+        elif model_node == 'detector':
+            node.create_subscription(Detections, 'detections', self._on_detections, 50)
         else:
             node.create_subscription(Keypoints, 'keypoints', self._on_keypoints, 50)
         node.create_subscription(GroundTruth, 'ground_truth', self._on_truth, 50)
@@ -102,6 +106,9 @@ class DemoMonitor:
     def _on_label(self, msg):
         self._result(stamp_ns(msg.header), {'label': msg.label})
 
+    def _on_detections(self, msg):
+        self._result(stamp_ns(msg.header), {'objects': found_objects(msg)})
+
     def _on_keypoints(self, msg):
         self._result(stamp_ns(msg.header), {'points': _points(msg.keypoints)})
 
@@ -111,6 +118,9 @@ class DemoMonitor:
         if msg.keypoints:
             truth = {'points': _points(msg.keypoints), 'width': msg.width,
                      'height': msg.height}
+        elif self.detection:
+            truth = {'objects': [(d.label, (d.x, d.y, d.width, d.height))
+                                 for d in msg.objects]}
         else:
             truth = {'label': msg.label}
         self.score.add_truth(stamp_ns(msg.header), truth)

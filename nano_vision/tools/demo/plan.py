@@ -15,7 +15,11 @@ class DemoError(RuntimeError):
 
 @dataclass(frozen=True)
 class DemoPlan:
-    """What the demo does for one project: dataset, training and live settings."""
+    """What the demo does for one project: dataset, training and live settings.
+
+    ``dataset_size`` and ``frame_size`` are the side of square frames, or
+    ``(width, height)``.
+    """
 
     project: str
     scene: str
@@ -43,6 +47,9 @@ class DemoPlan:
 # fingers: five classes told apart by fingers learn slower than thumbs' two classes told apart
 # by the whole hand's direction: more, smaller images (1200 at 128 px, trained at 96 px) and
 # more epochs (20), about 3 times thumbs' training work.
+# objects: sliding-window detection (docs/detection.md): the classifier learns window crops of
+# 300 frames at the camera's 320x240 (each object's box and background windows, about 2400
+# crops of ~65 px), trained at 40 px; the detector slides it over 204 windows a frame.
 PROJECTS = {
     'face_xy': DemoPlan('face_xy', 'face', 'xy', 'regressor', count=250, dataset_size=112,
                         image_size=112, epochs=26, seconds=20.0, steering='motors_off'),
@@ -52,6 +59,9 @@ PROJECTS = {
                          dataset_size=224, image_size=128, epochs=40, seconds=20.0),
     'fingers': DemoPlan('fingers', 'fingers', 'classification', 'classifier', count=1200,
                         dataset_size=128, image_size=96, epochs=20, seconds=20.0),
+    'objects': DemoPlan('objects', 'objects', 'classification', 'detector', count=300,
+                        dataset_size=(320, 240), image_size=40, epochs=15, seconds=20.0,
+                        frame_size=(320, 240)),
     'line_following': DemoPlan('line_following', 'line_following', 'xy', 'regressor',
                                count=1200, dataset_size=128, image_size=96, epochs=10,
                                seconds=30.0, steering='driving'),
@@ -60,6 +70,16 @@ PROJECTS = {
 
 # --quick: every step and file, in seconds (the model is not expected to be good).
 QUICK = {'count': 24, 'dataset_size': 64, 'image_size': 64, 'epochs': 1, 'seconds': 5.0}
+
+
+def size_text(size):
+    """Return a plan's size as text: ``224`` or ``320x240``."""
+    return str(size) if isinstance(size, int) else 'x'.join(map(str, size))
+
+
+def frame_dimensions(size):
+    """Return ``(width, height)`` of a plan's size."""
+    return (size, size) if isinstance(size, int) else tuple(size)
 
 
 def make_plan(project, quick=False, seconds=None):

@@ -29,7 +29,8 @@ from nano_vision.nodes.graph import GraphNode, GRAPHS, ros_arguments
 from nano_vision.runtime.dds import profile_environment, profile_file
 from nano_vision.runtime.files import write_file_atomic
 from nano_vision.tools.demo.media import make_montage, MONTAGE_FRAMES, write_png, write_video
-from nano_vision.tools.demo.plan import DATASET_MARK, DemoError, make_plan
+from nano_vision.tools.demo.plan import (DATASET_MARK, DemoError, frame_dimensions, make_plan,
+                                         size_text)
 from nano_vision.tools.demo.score import format_summary, stats_summary
 
 # Seconds the model node may take to load its model and publish a first result.
@@ -91,7 +92,8 @@ def demo_parameters(plan):
     Frames of ``plan.frame_size`` at ``plan.fps``, and the model node's statistics every
     second.
     """
-    size = {'width': plan.frame_size, 'height': plan.frame_size}
+    width, height = frame_dimensions(plan.frame_size)
+    size = {'width': width, 'height': height}
     return {'camera': {**size, 'fps': plan.fps}, 'sim': {**size, 'rate_hz': plan.fps},
             plan.model_node: {'stats_period_sec': 1.0}}
 
@@ -245,12 +247,13 @@ def run_demo(project='face_xy', out='demo_out', quick=False, seconds=None, echo=
 
     data = os.path.join(out, 'data')
     scene = f'synthetic:{plan.scene}'
-    echo(f'[1/5] dataset: {plan.count} frames of {scene} at {plan.dataset_size} px, '
-         f'labelled from its ground truth -> {data}')
+    echo(f'[1/5] dataset: {plan.count} frames of {scene} at {size_text(plan.dataset_size)} px'
+         f', labelled from its ground truth -> {data}')
     started = time.monotonic()
     from nano_vision.datasets.synth import write_synthetic_dataset
     _clear_dataset(data)
-    samples = write_synthetic_dataset(plan.scene, data, plan.count, plan.dataset_size, seed=1)
+    samples = write_synthetic_dataset(plan.scene, data, plan.count,
+                                      frame_dimensions(plan.dataset_size), seed=1)
     open(os.path.join(data, DATASET_MARK), 'w').close()
     timing['dataset'] = time.monotonic() - started
     echo(f'      {len(samples)} labelled files in {timing["dataset"]:.0f} s')
@@ -337,4 +340,6 @@ def _train(plan, data, model, echo):
         validation.update(rmse=round(metrics['rmse'], 4), rmse_px=round(metrics['rmse_px'], 2))
     else:
         validation['accuracy'] = round(metrics['accuracy'], 4)
+    if plan.model_node == 'detector':
+        validation['windows'] = True  # the validation images are window crops
     return validation

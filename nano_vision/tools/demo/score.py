@@ -6,6 +6,7 @@ import numpy as np
 
 from nano_vision.image.coords import to_normalised
 from nano_vision.inference.stamp_match import StampMatcher
+from nano_vision.inference.windows import match
 
 
 class LiveScore:
@@ -13,7 +14,9 @@ class LiveScore:
 
     Predictions and truths are plain dictionaries (the monitor converts the
     messages): ``{'label': str}`` for classifiers, ``{'points': {name: (u, v)},
-    'width': w, 'height': h}`` for point models; paired by stamp.
+    'width': w, 'height': h}`` for point models, ``{'objects': [...]}`` for
+    detectors (predictions: :class:`~nano_vision.inference.windows.Detection` s;
+    truths: ``(label, (x, y, width, height))``); paired by stamp.
     """
 
     def __init__(self, capacity=300):
@@ -42,6 +45,8 @@ class LiveScore:
         result = {'predictions': self.predictions, 'frames_with_truth': len(self.pairs)}
         if not self.pairs:
             return result
+        if 'objects' in self.pairs[0][0]:
+            return {**result, **detection_summary(self.pairs)}
         if 'label' in self.pairs[0][1]:
             correct = [truth['label'] == p['label'] for truth, p in self.pairs]
             result['accuracy'] = round(float(np.mean(correct)), 4)
@@ -69,6 +74,22 @@ class LiveScore:
             frame_size=f'{width}x{height}',
             median_px={name: round(float(np.median(d)), 2) for name, d in per_name.items()})
         return result
+
+
+def detection_summary(pairs, iou_threshold=0.5):
+    """Return precision and recall of detections against the truth boxes of their frames.
+
+    A detection is right when it has the label of a truth box not yet matched and
+    overlaps it with IoU >= ``iou_threshold``
+    (:func:`~nano_vision.inference.windows.match`).
+    """
+    tp = fp = fn = 0
+    for truth, prediction in pairs:
+        a, b, c = match(prediction['objects'], truth['objects'], iou_threshold)
+        tp, fp, fn = tp + a, fp + b, fn + c
+    return {'objects': tp + fn, 'true_positives': tp, 'false_positives': fp,
+            'precision': round(tp / max(tp + fp, 1), 4),
+            'recall': round(tp / max(tp + fn, 1), 4)}
 
 
 def track_summary(states):
@@ -101,7 +122,10 @@ def format_summary(summary):
     """Return the summary as the lines printed at the end of the demo."""
     lines = [f'nano_vision demo: {summary["project"]} ({summary["mode"]})']
     val = summary['validation']
-    if 'accuracy' in val:
+    if 'accuracy' in val and 'windows' in val:
+        lines.append(f'  validation    accuracy {val["accuracy"]:.3f} on {val["count"]} windows '
+                     f'(best epoch {val["best_epoch"]} of {val["epochs_run"]})')
+    elif 'accuracy' in val:
         lines.append(f'  validation    accuracy {val["accuracy"]:.3f} on {val["count"]} images '
                      f'(best epoch {val["best_epoch"]} of {val["epochs_run"]})')
     else:
@@ -118,7 +142,12 @@ def format_summary(summary):
     else:
         lines.append('  live          no statistics received')
     score = summary['live']['accuracy']
-    if 'accuracy' in score:
+    if 'precision' in score:
+        lines.append(f'  live truth    precision {score["precision"]:.3f}, recall '
+                     f'{score["recall"]:.3f} on {score["objects"]} objects in '
+                     f'{score["frames_with_truth"]} frames (IoU >= 0.5, same stamp as the '
+                     'ground truth)')
+    elif 'accuracy' in score:
         lines.append(f'  live truth    accuracy {score["accuracy"]:.3f} on '
                      f'{score["frames_with_truth"]} frames (same stamp as the ground truth)')
     elif 'rmse' in score:
