@@ -15,7 +15,8 @@ import yaml
 
 from helpers import ros_command
 from nano_vision.tools.demo.media import FrameKeeper, make_montage, write_video
-from nano_vision.tools.demo.plan import DATASET_MARK, DemoError, make_plan, PROJECTS
+from nano_vision.tools.demo.plan import (DATASET_MARK, DemoError, frame_dimensions, make_plan,
+                                         PROJECTS)
 from nano_vision.tools.demo.run import _clear_dataset, node_commands
 from nano_vision.tools.demo.score import LiveScore, track_summary
 
@@ -231,7 +232,8 @@ def test_readme_demo_command_runs_as_written_in_quick_mode(project, tmp_path):
     else:
         assert 'steering' not in live and 'track' not in live
     montage = cv2.imread(str(out / summary['files']['montage']))
-    assert montage is not None and montage.shape[0] >= 224
+    width, height = frame_dimensions(plan.frame_size)
+    assert montage is not None and montage.shape[0] >= 224 * height // width  # a row of tiles
     video = cv2.VideoCapture(str(out / summary['files']['video']))
     assert video.read()[0]
     assert not os.path.exists(out / f'{project}.last.pt')
