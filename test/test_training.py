@@ -266,10 +266,17 @@ def test_resume_continues_where_training_stopped(squares, tmp_path):
     quiet = {'progress': False, 'plots': False, 'image_size': 32}
     first = train(TrainOptions(data=str(squares), out=out, epochs=1, **quiet),
                   echo=lambda _: None)
+    lines = []
+    # another seed and fraction on the command line: the resumed run keeps its split
     second = train(TrainOptions(data=str(squares), out=out, epochs=2, resume=first.last_path,
-                                **quiet), echo=lambda _: None)
+                                seed=5, val_fraction=0.5, **quiet), echo=lines.append)
     assert [row['epoch'] for row in second.history] == [1, 2]
     assert load_checkpoint(second.last_path)['epoch'] == 1
+    kept = load_checkpoint(first.last_path)['train_options']
+    options = load_checkpoint(second.last_path)['train_options']
+    assert (options['seed'], options['val_fraction']) == (kept['seed'], kept['val_fraction'])
+    assert options['val_samples'] == kept['val_samples']
+    assert any('as the resume file' in line for line in lines)
 
 
 @pytest.mark.slow

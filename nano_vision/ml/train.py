@@ -300,13 +300,17 @@ class _Run:
         if resume and list(resume['names']) != list(dataset.names):
             raise ValueError(f'{options.resume} was trained on {resume["names"]}, the dataset '
                              f'has {list(dataset.names)}')
-        train_samples, val_samples = split_samples(dataset.samples, options.val_fraction,
-                                                   options.seed)
+        # a resumed run keeps its split: another seed would train on validation images
+        kept = resume['train_options'] if resume else {}
+        seed = kept.get('seed', options.seed)
+        val_fraction = kept.get('val_fraction', options.val_fraction)
+        train_samples, val_samples = split_samples(dataset.samples, val_fraction, seed)
         if not train_samples or not val_samples:
             raise ValueError(f'{len(dataset.samples)} samples are too few to keep some for '
                              'validation: collect more images')
         echo(f'split: {len(train_samples)} train, {len(val_samples)} validation '
-             f'(seed {options.seed}; validation images are never trained on)')
+             f'(seed {seed}{", as the resume file" if resume else ""}; validation images are '
+             'never trained on)')
         hflip = recipe.flips_for(options.hflip, dataset.task)
         items = len(SampleDataset(train_samples, dataset.names, dataset.task, None))
         arch = resume['arch'] if resume else options.arch
@@ -324,7 +328,8 @@ class _Run:
                                options.shift, hflip),
                   image_size, options.epochs or recipe.epochs_for(items, batch_size), batch_size,
                   options.lr or recipe.lr_for(batch_size, arch), record)
-        record.update(task=run.task, names=run.names, hflip_used=hflip,
+        record.update(task=run.task, names=run.names, hflip_used=hflip, seed=seed,
+                      val_fraction=val_fraction,
                       data_path=os.path.abspath(options.data), image_size=image_size,
                       epochs=run.epochs, batch_size=batch_size, lr=run.lr,
                       train_samples=len(train_samples), val_samples=len(val_samples),
