@@ -24,6 +24,7 @@ from nano_vision.datasets.writer import DatasetWriter
 from nano_vision.image.conversion import (compressed_msg_to_numpy, convert_encoding,
                                           image_msg_to_numpy, ImageConversionError,
                                           parse_compressed_format, UnsupportedEncodingError)
+from nano_vision.inference.stamp_match import stamp_ns
 
 LOG = logging.getLogger(__name__)
 
@@ -83,10 +84,9 @@ def _seconds_to_ns(value, bag_start_ns):
 
 
 def _stamp_ns(msg):
+    """Return the header stamp of a message in nanoseconds; 0 for one without a header."""
     header = getattr(msg, 'header', None)
-    if header is None:
-        return 0
-    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
+    return 0 if header is None else stamp_ns(header)
 
 
 def _topic_list(bag):

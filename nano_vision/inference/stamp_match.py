@@ -3,6 +3,11 @@
 from collections import OrderedDict
 
 
+def stamp_ns(header):
+    """Return the stamp of a ``std_msgs/Header`` (a message's or a bag's) in nanoseconds."""
+    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
+
+
 class StampMatcher:
     """Keep recent frames and predictions; hand out the pairs whose stamps are equal.
 

@@ -9,16 +9,12 @@ from std_msgs.msg import Header
 from nano_vision.image.conversion import (compressed_msg_to_numpy, image_msg_to_numpy,
                                           numpy_to_compressed_msg, numpy_to_image_msg)
 from nano_vision.image.coords import to_normalised, to_pixels
+from nano_vision.inference.stamp_match import stamp_ns
 from nano_vision.inference.windows import Detection as FoundObject
 
 # Frames older than this (or stamped in the future) give no latency: their stamp is unset
 # (0) or comes from a clock far from this one.
 MAX_STAMP_AGE_NS = 60 * 10**9
-
-
-def stamp_ns(header):
-    """Return a header's stamp in nanoseconds."""
-    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
 
 
 def stamp_age_ms(header, now_ns):
