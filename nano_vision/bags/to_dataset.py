@@ -25,6 +25,7 @@ from nano_vision.image.conversion import (compressed_msg_to_numpy, convert_encod
                                           image_msg_to_numpy, ImageConversionError,
                                           parse_compressed_format, UnsupportedEncodingError)
 from nano_vision.inference.stamp_match import stamp_ns
+from nano_vision.runtime.files import sync_folder
 
 LOG = logging.getLogger(__name__)
 
@@ -260,6 +261,7 @@ def dataset_from_bag(bag_path, out, topic, every=1, start=None, end=None, label=
             if os.path.isdir(out):
                 os.rmdir(out)  # checked empty above
             os.rename(work, out)
+            sync_folder(os.path.dirname(os.path.abspath(out)))  # the rename itself is durable
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
