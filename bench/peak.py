@@ -135,8 +135,10 @@ def compile_kernel(directory):
     if compiler is None:
         return None
     program = os.path.join(directory, 'peak_kernel')
-    subprocess.run([compiler, '-O2', '-pthread', '-o', program, str(SOURCE)], check=True,
-                   capture_output=True, text=True)
+    done = subprocess.run([compiler, '-O2', '-pthread', '-o', program, str(SOURCE)],
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f'{compiler} could not compile {SOURCE}:\n{done.stderr}')
     return program
 
 
