@@ -171,6 +171,7 @@ def measure(seconds=0.5, rounds=3, threads=None, cpuinfo='/proc/cpuinfo'):
     info = cpu_info(pathlib.Path(cpuinfo).read_text())
     derivation = per_cycle(info)
     out = {'cpu': {k: info[k] for k in ('vendor', 'family', 'model')}, 'cores': threads,
+           'load_average': round(os.getloadavg()[0], 2),
            'how': f'clock: dependent integer adds (one per cycle); kernels: the instruction '
                   f'from registers; {rounds} interleaved rounds of {seconds} s of CPU time on '
                   f'each of {threads} threads (one per physical core), medians'}
@@ -235,7 +236,8 @@ def describe(peak):
         lines.append(line)
     if 'clock_ghz' in peak:
         lines.append(f"clock under load {peak['clock_ghz']} GHz; the threads ran "
-                     f"{peak['cpu_share']:.0%} of the wall time ({peak['how']})")
+                     f"{peak['cpu_share']:.0%} of the wall time, load average "
+                     f"{peak['load_average']} ({peak['how']})")
     return lines
 
 
@@ -252,7 +254,6 @@ def main():
     if args.seconds <= 0 or args.rounds < 1 or threads < 1:
         parser.error('--seconds, --rounds and --threads must be positive')
     peak = measure(args.seconds, args.rounds, args.threads)
-    print(f'load average {os.getloadavg()[0]:.2f}')
     print('\n'.join(describe(peak)))
     if args.json:
         print(json.dumps(peak, indent=2))
