@@ -1,6 +1,8 @@
 """bench/peak.py: the derived peak of a CPU and the kernel that checks it."""
 
+import importlib
 import importlib.util
+import os
 import pathlib
 import platform
 import shutil
@@ -118,3 +120,29 @@ def test_without_gcc_the_derivation_stays_and_the_kernels_are_skipped(monkeypatc
     assert 'gcc' in out['skipped'] and 'clock_ghz' not in out
     assert out['int8']['macs_per_cycle'] == 128
     assert 'no gcc' in '\n'.join(peak.describe(out))
+
+
+def test_speed_reports_each_path_against_the_peak_of_its_precision(monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(ROOT / 'bench'))
+    environment = dict(os.environ)
+    try:
+        speed = importlib.import_module('speed')
+    finally:  # speed.py sets the DDS variables of its own runs
+        os.environ.clear()
+        os.environ.update(environment)
+    row = {'path': '', 'latency_ms_p50': 5.0, 'fps': 200.0, 'speedup_vs_course': 1.0,
+           'model_ms_p50': 4.0, 'gmacs_per_s': 400.0}
+    limits = peak.per_cycle(peak.cpu_info(ZEN5))
+    limits['int8']['derived_gmacs_per_s'], limits['fp32']['derived_gmacs_per_s'] = 1000.0, 250.0
+    limits.update(cpu={}, clock_ghz=3.9, cores=2, cpu_share=1.0, load_average=0.1, how='given',
+                  library_gemm={'fp32_gmacs_per_s': 200.0, 'int8_gmacs_per_s': 500.0,
+                                'how': 'given'})
+    results = {'model_only': {'ort_fp32': dict(row), 'ort_int8': dict(row)}, 'peak': limits}
+    speed.report(results)
+    rows = results['model_only']
+    assert (rows['ort_int8']['share_of_peak'], rows['ort_fp32']['share_of_peak']) == (0.4, 1.6)
+    assert (rows['ort_int8']['share_of_library_gemm'],
+            rows['ort_fp32']['share_of_library_gemm']) == (0.8, 2.0)
+    out = capsys.readouterr().out
+    assert 'library GEMM: fp32 200.0 GMAC/s, int8 500.0 GMAC/s' in out
+    assert 'int8: 1.81 ms per image at the derived peak' in out
