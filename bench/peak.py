@@ -163,7 +163,7 @@ def measure(seconds=0.5, rounds=3, threads=None, cpuinfo='/proc/cpuinfo'):
     """Derive the int8 and fp32 peaks of this machine and run the kernels against them.
 
     ``threads``: one per physical core unless given. The clock and the kernels run in
-    ``rounds`` interleaved rounds (clock, fp32, int8), ``seconds`` each; medians.
+    ``rounds`` interleaved rounds (clock, int8, fp32), ``seconds`` each; medians.
     """
     if threads is None:
         from nano_vision.ml.predictor import physical_cores
@@ -174,7 +174,7 @@ def measure(seconds=0.5, rounds=3, threads=None, cpuinfo='/proc/cpuinfo'):
            'load_average': round(os.getloadavg()[0], 2),
            'how': f'clock: dependent integer adds (one per cycle); kernels: the instruction '
                   f'from registers; {rounds} interleaved rounds of {seconds} s of CPU time on '
-                  f'each of {threads} threads (one per physical core), medians'}
+                  f'each of {threads} threads at once, medians'}
     with tempfile.TemporaryDirectory() as tmp:
         program = compile_kernel(tmp)
         if program is None:
