@@ -173,7 +173,8 @@ def measure(seconds=0.5, rounds=3, threads=None, cpuinfo='/proc/cpuinfo'):
     out = {'cpu': {k: info[k] for k in ('vendor', 'family', 'model')}, 'cores': threads,
            'load_average': round(os.getloadavg()[0], 2),
            'how': f'clock: dependent integer adds (one per cycle); kernels: the instruction '
-                  f'from registers; {rounds} interleaved rounds of {seconds} s of CPU time on '
+                  f'from registers; {rounds} interleaved round{"s" if rounds > 1 else ""} of '
+                  f'{seconds} s of CPU time on '
                   f'each of {threads} threads at once, medians'}
     with tempfile.TemporaryDirectory() as tmp:
         program = compile_kernel(tmp)
