@@ -10,8 +10,12 @@ One run measures, on this machine (ratios within the run are what count):
    synthetic thumbs images). Each path runs in its own process, in interleaved
    rounds; medians of all repeats.
 2. the compute limit: 1.81 GMACs per image against the peak of this machine's
-   cores, measured with one large fp32 matrix product (PyTorch) and one large
-   int8 one (ONNX Runtime MatMulInteger), and how close each path gets.
+   cores, derived from the instruction set, the core's documented throughput, the
+   clock measured under load and the physical cores, with a kernel that runs the
+   instruction on every core to show it is reachable (bench/peak.py); how close each
+   path gets (int8 paths against the int8 peak, the others against fp32). One large
+   matrix product in ONNX Runtime (MatMul fp32, MatMulInteger int8) and PyTorch fp32
+   stands beside it as the library GEMM.
 3. the pipeline through ROS between processes: the ``camera`` node publishing
    640x480 rgb8 frames (synthetic thumbs scenes, read from a folder so that
    rendering does not compete with the model for the cores) -> the
@@ -48,6 +52,7 @@ import uuid
 import numpy as np
 
 from machine import machine as describe_machine  # noqa: I100
+from peak import describe as describe_peak, measure as measure_peak
 
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 os.environ['ROS_LOCALHOST_ONLY'] = '1'
@@ -249,8 +254,20 @@ def _matmul_session(kind, n, threads):
                                         providers=['CPUExecutionProvider'])
 
 
-def peak_gmacs(quick):
-    """Return measured fp32 and int8 GMAC/s of this machine's cores (large matrix products)."""
+def precision(name):
+    """Return the precision a model-only path computes in: ``int8`` or ``fp32``."""
+    return 'int8' if 'int8' in name else 'fp32'
+
+
+def peak(quick):
+    """Return the derived peak with its kernels (bench/peak.py) and the library GEMM."""
+    out = measure_peak(seconds=0.2 if quick else 0.5, rounds=1 if quick else 3)
+    out['library_gemm'] = library_gemm(quick)
+    return out
+
+
+def library_gemm(quick):
+    """Return the fp32 and int8 GMAC/s of one large matrix product in the libraries."""
     import torch
     from nano_vision.ml.predictor import physical_cores
     n, repeats = (1024, 3) if quick else (2048, 10)
@@ -341,7 +358,7 @@ def sequential_node(ros_args, course):
                 self.predictor = course_predictor(torch_predictor=self.predictor)
 
         def _prepare_loop(self):
-            while not self._stop.is_set():
+            while not self.stopping.is_set():
                 msg = self.slot.take(timeout=0.2)
                 if msg is not None:
                     self.process(msg)
@@ -719,7 +736,7 @@ def main():
                 max(5, args.iterations // 3))
         if 'peak' not in args.skip:
             print('2. peak of the cores ...', flush=True)
-            results['peak'] = peak_gmacs(args.quick)
+            results['peak'] = peak(args.quick)
         if 'pipeline' not in args.skip:
             print('3. pipeline through ROS (camera -> classifier -> here):', flush=True)
             results['pipeline'] = pipelines(models, paths['frames'], paths['frames_dir'],
@@ -779,23 +796,32 @@ def _training_ratios(training):
 def report(results):
     """Print the tables."""
     rows = results.get('model_only')
+    limits = results.get('peak', {})
     if rows:
-        peak = results.get('peak', {})
         print(f"\n{'path':<52} {'ms p50':>7} {'fps':>6} {'x course':>8} {'model ms':>8} "
-              f"{'GMAC/s':>7} {'of peak':>7}")
+              f"{'GMAC/s':>7} {'of peak':>7} {'of GEMM':>7}")
         for name, row in rows.items():
-            limit = peak.get('int8_gmacs_per_s' if name == 'ort_int8' else 'fp32_gmacs_per_s')
-            share = f"{row['gmacs_per_s'] / limit:.0%}" if limit else '-'
+            kind = precision(name)
+            limit = limits.get(kind, {}).get('derived_gmacs_per_s')
+            gemm = limits.get('library_gemm', {}).get(f'{kind}_gmacs_per_s')
             row['share_of_peak'] = round(row['gmacs_per_s'] / limit, 3) if limit else None
+            row['share_of_library_gemm'] = round(row['gmacs_per_s'] / gemm, 3) if gemm else None
+            shares = [f'{share:.0%}' if share else '-'
+                      for share in (row['share_of_peak'], row['share_of_library_gemm'])]
             print(f"{row['path']:<52} {row['latency_ms_p50']:>7.2f} {row['fps']:>6.1f} "
                   f"{row['speedup_vs_course']:>8.2f} {row['model_ms_p50']:>8.2f} "
-                  f"{row['gmacs_per_s']:>7.1f} {share:>7}")
-    if 'peak' in results:
-        p = results['peak']
-        print(f"peak: fp32 {p['fp32_gmacs_per_s']} GMAC/s "
-              f"({GMACS / p['fp32_gmacs_per_s'] * 1e3:.2f} ms per image), "
-              f"int8 {p['int8_gmacs_per_s']} GMAC/s "
-              f"({GMACS / p['int8_gmacs_per_s'] * 1e3:.2f} ms per image); {p['how']}")
+                  f"{row['gmacs_per_s']:>7.1f} {shares[0]:>7} {shares[1]:>7}")
+    if 'cpu' in limits:  # (blocks from before the derived peak have none)
+        for line in describe_peak(limits):
+            print(f'peak, {line}')
+        for kind in ('int8', 'fp32'):
+            if limits.get(kind, {}).get('derived_gmacs_per_s'):
+                print(f"peak, {kind}: {GMACS / limits[kind]['derived_gmacs_per_s'] * 1e3:.2f} "
+                      'ms per image at the derived peak')
+        gemm = limits.get('library_gemm')
+        if gemm:
+            print(f"library GEMM: fp32 {gemm['fp32_gmacs_per_s']} GMAC/s, int8 "
+                  f"{gemm['int8_gmacs_per_s']} GMAC/s; {gemm['how']}")
     for row in results.get('pipeline', []):
         if rows:
             row['fps_over_course_model_only'] = round(
