@@ -513,7 +513,8 @@ def throughput(backend, model, frames, frames_dir, threads, rounds, seconds, ite
     """
     alone = ModelAlone(backend, model, frames, threads)
     try:
-        warm_ms = alone.time(iterations)
+        # the faster of two timings: a child's first frames (or a busy moment) are slower
+        warm_ms = min(alone.time(iterations), alone.time(iterations))
         # frames offered at the rate the model alone can take: were ROS free, every
         # frame would get its result; faster offers only burn a small machine's
         # cores on frames that are dropped unseen
@@ -553,33 +554,42 @@ def latency(backend, model, frames_dir, threads, seconds):
         nodes.close()
 
 
-def pipelines(models, frames, frames_dir, quick, threads_choices, backends=None):
-    """Measure each backend's pipeline: int8 with each thread count, the others at 0."""
+def pipelines(models, frames, frames_dir, quick, threads_choices, backends=None, repeats=1):
+    """Measure each backend's pipeline: int8 with each thread count, the others at 0.
+
+    ``repeats`` > 1 measures the whole list that many times in turn (rows carry ``repeat``),
+    so that designs compared within one run alternate in time.
+    """
     out = []
     rounds, seconds, iterations = (1, 2.0, 20) if quick else (3, 5.0, 150)
-    for backend, key in PIPELINE_MODELS.items():
-        if backends and backend not in backends:
-            continue
-        for threads in threads_choices if backend in ('ort_int8', 'ort_int8_incamera') \
-                else [0]:
-            fast = throughput(backend, models[key], frames, frames_dir, threads, rounds,
-                              seconds, iterations)
-            slow = latency(backend, models[key], frames_dir, threads, 3.0 if quick else 12.0)
-            alone_ms = statistics.median(fast['model_only_ms_timings'])
-            row = {'backend': backend, 'threads': threads,
-                   'model_only_ms': round(alone_ms, 2),
-                   'model_only_fps': round(1e3 / alone_ms, 1),
-                   'throughput': fast, 'at_30fps': slow,
-                   'fps_over_model_only': fast['fps_over_model_only']}
-            out.append(row)
-            ratios = ', '.join(f"{r['fps_over_model_only']:.0%}" for r in fast['rounds'])
-            print(f'  {backend} threads={threads}: model only {row["model_only_fps"]:.1f} fps, '
-                  f'through ROS {fast["fps"]:.1f} fps ({row["fps_over_model_only"]:.0%}; rounds '
-                  f'{ratios}); at 30 fps latency p50 {slow["latency_ms_p50"]:.1f} ms, p99 '
-                  f'{slow["latency_ms_p99"]:.1f} ms, ROS part p50 '
-                  f'{slow.get("ros_ms_p50", float("nan")):.1f} ms', flush=True)
-    course = next((row for row in out if row['backend'] == 'course'), None)
+    for repeat, backend, threads in (
+            (repeat, backend, threads) for repeat in range(repeats)
+            for backend in PIPELINE_MODELS if not backends or backend in backends
+            for threads in (threads_choices if backend in ('ort_int8', 'ort_int8_incamera')
+                            else [0])):
+        key = PIPELINE_MODELS[backend]
+        fast = throughput(backend, models[key], frames, frames_dir, threads, rounds,
+                          seconds, iterations)
+        slow = latency(backend, models[key], frames_dir, threads, 3.0 if quick else 12.0)
+        alone_ms = statistics.median(fast['model_only_ms_timings'])
+        row = {'backend': backend, 'threads': threads,
+               **({'repeat': repeat + 1} if repeats > 1 else {}),
+               'load_average': [round(v, 2) for v in os.getloadavg()],
+               'model_only_ms': round(alone_ms, 2),
+               'model_only_fps': round(1e3 / alone_ms, 1),
+               'throughput': fast, 'at_30fps': slow,
+               'fps_over_model_only': fast['fps_over_model_only']}
+        out.append(row)
+        ratios = ', '.join(f"{r['fps_over_model_only']:.0%}" for r in fast['rounds'])
+        print(f'  {backend} threads={threads}: model only {row["model_only_fps"]:.1f} fps, '
+              f'through ROS {fast["fps"]:.1f} fps ({row["fps_over_model_only"]:.0%}; rounds '
+              f'{ratios}); at 30 fps latency p50 {slow["latency_ms_p50"]:.1f} ms, p99 '
+              f'{slow["latency_ms_p99"]:.1f} ms, ROS part p50 '
+              f'{slow.get("ros_ms_p50", float("nan")):.1f} ms; load average '
+              f'{row["load_average"][0]:.2f}', flush=True)
+    courses = {row.get('repeat'): row for row in out if row['backend'] == 'course'}
     for row in out:
+        course = courses.get(row.get('repeat'))
         if course is not None:
             row['fps_over_course_pipeline'] = round(
                 row['throughput']['fps'] / course['throughput']['fps'], 2)
@@ -700,6 +710,9 @@ def main():
                         'one per physical core)')
     parser.add_argument('--pipelines', nargs='+', choices=list(PIPELINE_MODELS),
                         help='the pipeline backends to measure (default: all)')
+    parser.add_argument('--pipeline-repeats', type=int, default=1,
+                        help='measure the pipelines this many times in turn (designs compared '
+                        'within one run alternate in time)')
     parser.add_argument('--target-accuracy', type=float, default=0.9)
     parser.add_argument('--epochs', type=int, default=6, help='epochs of full fine-tuning')
     parser.add_argument('--accuracy-model', help='a thumbs .pt checkpoint to compare int8 and '
@@ -746,7 +759,8 @@ def main():
         if 'pipeline' not in args.skip:
             print('3. pipeline through ROS (camera -> classifier -> here):', flush=True)
             results['pipeline'] = pipelines(models, paths['frames'], paths['frames_dir'],
-                                            args.quick, args.threads, args.pipelines)
+                                            args.quick, args.threads, args.pipelines,
+                                            args.pipeline_repeats)
         if 'training' not in args.skip or ('accuracy' not in args.skip and
                                            not args.accuracy_model):
             print('4./5. training from scratch at 112x112 (full, then frozen) ...', flush=True)
@@ -823,7 +837,9 @@ def report(results):
         if rows:
             row['fps_over_course_model_only'] = round(
                 row['throughput']['fps'] / rows['course']['fps'], 2)
-        print(f"pipeline {row['backend']} threads={row['threads']}: {row['throughput']['fps']} "
+        print(f"pipeline {row['backend']} threads={row['threads']}"
+              f"{' repeat ' + str(row['repeat']) if 'repeat' in row else ''}: "
+              f"{row['throughput']['fps']} "
               f"fps ({row['fps_over_model_only']:.0%} of model only, "
               f"{row.get('fps_over_course_pipeline', '-')}x the course's pipeline, "
               f"{row.get('fps_over_course_model_only', '-')}x its model only), at 30 fps p50 "
