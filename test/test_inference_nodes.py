@@ -455,12 +455,16 @@ def test_a_regressor_with_its_own_camera_gives_keypoints_in_the_frames_pixels(
     ros.make(RegressorNode, {'model': small_models['face_xy'], 'source': 'synthetic:face',
                              'width': 160, 'height': 120, 'fps': 30.0})
     probe = ros.probe()
-    results = []
+    results, truths = [], []
     probe.create_subscription(Keypoints, 'keypoints', results.append, 10)
-    assert ros.spin_until(lambda: len(results) >= 2, timeout_sec=20.0)
+    probe.create_subscription(GroundTruth, 'ground_truth', truths.append, 50)
+    # the scene's truth goes out with the header of its frame's result, for scoring
+    assert ros.spin_until(lambda: len(results) >= 2 and {stamp_ns(t.header) for t in truths}
+                          & {stamp_ns(r.header) for r in results}, timeout_sec=20.0)
     assert (results[0].width, results[0].height) == (160, 120)
     assert results[0].header.frame_id == 'camera_optical_frame'
     assert stamp_ns(results[1].header) > stamp_ns(results[0].header)
+    assert truths[0].scene == 'face' and truths[0].width == 160
 
 
 def test_an_in_process_camera_that_cannot_work_fails_at_start(ros, squares_model, tmp_path):
