@@ -21,6 +21,7 @@ from nano_vision.camera.config import CAMERA_PARAMETERS  # noqa: E402
 from nano_vision.camera.sources import Frame, SourceError  # noqa: E402
 from nano_vision.image.conversion import compressed_msg_to_numpy, image_msg_to_numpy  # noqa: E402
 from nano_vision.nodes import camera as camera_module  # noqa: E402
+from nano_vision.nodes import capture as capture_module  # noqa: E402
 from nano_vision.nodes.camera import CameraNode  # noqa: E402
 from nano_vision.nodes.messages import stamp_ns  # noqa: E402
 
@@ -240,7 +241,7 @@ def install_device(monkeypatch, device):
     def fake_open(*args, **kwargs):
         device.open()
         return device
-    monkeypatch.setattr(camera_module, 'open_source', fake_open)
+    monkeypatch.setattr(capture_module, 'open_source', fake_open)
 
 
 def test_a_device_that_disappears_is_retried_then_the_node_fails(ros, monkeypatch):

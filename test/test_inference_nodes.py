@@ -22,9 +22,10 @@ from nano_vision_msgs.msg import (Classification, GroundTruth, InferenceStats,  
                                   Keypoints)
 from rclpy.duration import Duration  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
-from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image  # noqa: E402
 
 from helpers import make_squares  # noqa: E402
+from nano_vision.camera.sources import SourceError  # noqa: E402
 from nano_vision.datasets.synth import write_synthetic_dataset  # noqa: E402
 from nano_vision.image.conversion import image_msg_to_numpy  # noqa: E402
 from nano_vision.ml.recipe import TrainOptions  # noqa: E402
@@ -405,6 +406,84 @@ def test_overlay_draws_on_the_frame_with_the_same_stamp(ros):
     original = image_msg_to_numpy(frames[2])
     assert (pixels != original).any()  # something was drawn...
     assert (pixels[-10:, -10:] == original[-10:, -10:]).all()  # ...on that frame
+
+
+def write_frames(folder, colour_bgr, count=3):
+    """Write ``count`` square frames (PNG, lossless); return their RGB pixels."""
+    folder.mkdir()
+    frames = [square_frame(colour_bgr, seed=i) for i in range(count)]
+    for i, rgb in enumerate(frames):
+        cv2.imwrite(str(folder / f'{i:03d}.png'), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return frames
+
+
+@pytest.mark.parametrize('colour, label', [((30, 30, 220), 'red'), ((220, 30, 30), 'blue')])
+def test_an_in_process_camera_labels_its_frames_and_shows_them_only_to_a_subscriber(
+        ros, squares_model, tmp_path, colour, label):
+    frames = write_frames(tmp_path / 'frames', colour)
+    node = ros.make(ClassifierNode, {'model': squares_model, 'source': str(tmp_path / 'frames'),
+                                     'width': 96, 'height': 72, 'fps': 60.0,
+                                     'frame_id': 'cam'})
+    probe = ros.probe()
+    results = []
+    probe.create_subscription(Classification, 'classification', results.append, 10)
+    assert ros.spin_until(lambda: len(results) >= 5, timeout_sec=20.0)
+    # the source's BGR frames reach the model in its colour order, stamped when read
+    assert {r.label for r in results} == {label}
+    assert {r.header.frame_id for r in results} == {'cam'}
+    stamps = [stamp_ns(r.header) for r in results]
+    assert stamps == sorted(set(stamps)) and stamps[0] > 0
+    assert node.capture.frames_published == 0  # nobody asked for the frames
+    images = []
+    probe.create_subscription(Image, 'image', images.append, qos_profile_sensor_data)
+    infos = []
+    probe.create_subscription(CameraInfo, 'camera_info', infos.append, qos_profile_sensor_data)
+
+    def shown_and_labelled():
+        labelled = {stamp_ns(r.header) for r in results}
+        return [i for i in images if stamp_ns(i.header) in labelled] and infos
+    assert ros.spin_until(shown_and_labelled, timeout_sec=20.0)
+    image = images[-1]
+    assert (image.width, image.height, image.encoding) == (96, 72, 'rgb8')
+    assert image.header.frame_id == 'cam' and (infos[-1].width, infos[-1].height) == (96, 72)
+    pixels = image_msg_to_numpy(image)
+    assert any((pixels == rgb).all() for rgb in frames)
+
+
+def test_a_regressor_with_its_own_camera_gives_keypoints_in_the_frames_pixels(
+        ros, small_models):
+    ros.make(RegressorNode, {'model': small_models['face_xy'], 'source': 'synthetic:face',
+                             'width': 160, 'height': 120, 'fps': 30.0})
+    probe = ros.probe()
+    results, truths = [], []
+    probe.create_subscription(Keypoints, 'keypoints', results.append, 10)
+    probe.create_subscription(GroundTruth, 'ground_truth', truths.append, 50)
+    # the scene's truth goes out with the header of its frame's result, for scoring
+    assert ros.spin_until(lambda: len(results) >= 2 and {stamp_ns(t.header) for t in truths}
+                          & {stamp_ns(r.header) for r in results}, timeout_sec=20.0)
+    assert (results[0].width, results[0].height) == (160, 120)
+    assert results[0].header.frame_id == 'camera_optical_frame'
+    assert stamp_ns(results[1].header) > stamp_ns(results[0].header)
+    assert truths[0].scene == 'face' and truths[0].width == 160
+
+
+def test_an_in_process_camera_that_cannot_work_fails_at_start(ros, squares_model, tmp_path):
+    with pytest.raises(ValueError, match='nor an existing file or folder'):
+        ros.make(ClassifierNode, {'model': squares_model, 'source': str(tmp_path / 'none')})
+    with pytest.raises(ValueError, match='width and height must both be 0'):
+        ros.make(ClassifierNode, {'model': squares_model, 'source': 'synthetic:face',
+                                  'width': 0})
+    (tmp_path / 'empty').mkdir()
+    with pytest.raises(SourceError, match='holds no images'):
+        ros.make(ClassifierNode, {'model': squares_model, 'source': str(tmp_path / 'empty')})
+
+
+def test_an_in_process_camera_at_its_end_ends_the_node_cleanly(ros, squares_model, tmp_path):
+    write_frames(tmp_path / 'frames', (30, 30, 220), count=2)
+    node = ros.make(ClassifierNode, {'model': squares_model, 'source': str(tmp_path / 'frames'),
+                                     'loop': False, 'fps': 20.0})
+    assert node.done.wait(10.0)
+    assert node.failure is None and node.capture.frames_captured == 2
 
 
 @pytest.mark.parametrize('parameters, message', [

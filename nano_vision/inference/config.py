@@ -1,7 +1,8 @@
 """Parameters and validated configurations of the classifier, regressor, detector and overlay."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from nano_vision.camera.config import CAMERA_PARAMETERS, CameraConfig
 from nano_vision.inference.windows import WindowGrid
 from nano_vision.parameters import NodeConfig, ParamSpec
 
@@ -24,6 +25,20 @@ _STATS = ParamSpec('stats_period_sec', 5.0, 'Seconds between statistics on ~/sta
 _THREADS = ParamSpec('threads', 0, 'CPU threads for the model; 0: one per physical core '
                      "(ONNX Runtime) or PyTorch's default.",
                      min_value=0, max_value=256)
+_SOURCE = ParamSpec('source', '', 'Empty: subscribe to image (frames of a camera node). '
+                    'Otherwise an in-process camera: the node reads this source itself (the '
+                    "camera node's source values: a device, csi, gst:<pipeline>, a video file, "
+                    'an image folder, synthetic:<scene>), runs the model on each frame without '
+                    'a message in between, and publishes the frames on image (with '
+                    'camera_info, and ground_truth for scenes) only while someone subscribes; '
+                    'the results carry the stamp the frame got when it was read.')
+# the camera node's parameters an in-process camera takes (they matter only with a source)
+IN_PROCESS_CAMERA = ('width', 'height', 'fps', 'frame_id', 'encoding', 'loop', 'seed',
+                     'camera_info_url', 'csi_flip_method', 'reconnect_attempts',
+                     'reconnect_interval_sec')
+_CAMERA = (_SOURCE,) + tuple(
+    replace(spec, description='With a source: ' + spec.description.replace('image_raw', 'image'))
+    for spec in CAMERA_PARAMETERS if spec.name in IN_PROCESS_CAMERA)
 
 CLASSIFIER_PARAMETERS = (
     _MODEL, _DEVICE, _TRANSPORT, _EXPECTED,
@@ -32,14 +47,14 @@ CLASSIFIER_PARAMETERS = (
               min_value=0.0, max_value=1.0),
     ParamSpec('smoothing_frames', 1, 'Average the probabilities of this many recent frames '
               '(1: none).', min_value=1, max_value=100),
-    _STATS, _THREADS,
+    _STATS, _THREADS, *_CAMERA,
 )
 
 REGRESSOR_PARAMETERS = (
     _MODEL, _DEVICE, _TRANSPORT, _EXPECTED,
     ParamSpec('keypoint', '', 'Keypoint published on point (geometry_msgs/PointStamped); '
               "empty: the model's first keypoint."),
-    _STATS, _THREADS,
+    _STATS, _THREADS, *_CAMERA,
 )
 
 DETECTOR_PARAMETERS = (
@@ -59,7 +74,7 @@ DETECTOR_PARAMETERS = (
               min_value=0.0, max_value=1.0),
     ParamSpec('heatmap_class', '', 'Class shown on heatmap (mono8, 255 = probability 1); '
               'empty: the highest of the object classes.'),
-    _STATS, _THREADS,
+    _STATS, _THREADS, *_CAMERA,
 )
 
 OVERLAY_PARAMETERS = (
@@ -74,14 +89,41 @@ OVERLAY_PARAMETERS = (
 )
 
 
+@dataclass(frozen=True)
 class _ModelNodeConfig(NodeConfig):
-    """The rule of the nodes that run a model: a model file is given."""
+    """What the nodes that run a model share: a model file is given, an optional camera."""
+
+    source: str
+    width: int
+    height: int
+    fps: float
+    frame_id: str
+    encoding: str
+    loop: bool
+    seed: int
+    camera_info_url: str
+    csi_flip_method: int
+    reconnect_attempts: int
+    reconnect_interval_sec: float
 
     def check(self):
-        """Refuse an empty model parameter."""
+        """Refuse an empty model parameter and a camera that cannot work."""
         if not self.model:
             raise ValueError('parameter model is empty: give the .pt or .onnx file, e.g. '
                              '--ros-args -p model:=thumbs.pt')
+        if self.source:
+            self.camera  # noqa: B018 - builds the camera's config, which checks it
+
+    @property
+    def camera(self):
+        """Return the :class:`~nano_vision.camera.config.CameraConfig` of the in-process camera.
+
+        None without a source (the node subscribes to frames).
+        """
+        if not self.source:
+            return None
+        return CameraConfig.from_values(
+            {'source': self.source, **{name: getattr(self, name) for name in IN_PROCESS_CAMERA}})
 
 
 @dataclass(frozen=True)

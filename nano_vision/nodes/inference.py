@@ -10,6 +10,11 @@ camera faster than the model never builds a queue: a frame replaced in the
 slot before it was taken, or prepared and then replaced by a newer prepared
 frame before the model was free, is counted as dropped; every result is
 computed from the newest frame prepared when the model started.
+
+With a ``source`` the node is its own camera (:class:`~nano_vision.nodes.capture.Capture`,
+the camera node's capture thread): each frame read goes into the slot as it is,
+without a message, a copy or a colour conversion (the preprocessing reads the
+source's encoding), and out on ``image`` only while someone subscribes.
 """
 
 from dataclasses import dataclass
@@ -24,6 +29,7 @@ from nano_vision.image.conversion import ImageConversionError
 from nano_vision.inference.config import check_model_names
 from nano_vision.inference.live import InferenceStats as StatsWindow, LatestSlot
 from nano_vision.nodes.base import NanoVisionNode
+from nano_vision.nodes.capture import Capture, CapturedFrame
 from nano_vision.nodes.graph import MODEL_NODES
 from nano_vision.nodes.messages import decode_frame, stamp_age_ms
 from nano_vision.nodes.qos import NEWEST_FRAME_QOS
@@ -54,6 +60,7 @@ class InferenceNode(NanoVisionNode):
         """
         super().__init__(name, **kwargs)
         self._threads = []
+        self.capture = None
         self.slot = LatestSlot()
         self._ready = LatestSlot()  # the newest prepared frame, for the model
         self._free = queue.Queue()  # input buffers nobody uses
@@ -71,7 +78,11 @@ class InferenceNode(NanoVisionNode):
         check_model_names(self.config.expected_names, self.predictor.names, self.config.model)
         self.setup_outputs()
 
-        if self.config.image_transport == 'compressed':
+        camera = self.config.camera
+        if camera is not None:
+            self.capture = Capture(self, camera, 'image', on_frame=self.slot.put,
+                                   when_subscribed=True)
+        elif self.config.image_transport == 'compressed':
             self.create_subscription(CompressedImage, 'image/compressed', self.slot.put,
                                      NEWEST_FRAME_QOS)
         else:
@@ -80,7 +91,9 @@ class InferenceNode(NanoVisionNode):
         self.create_timer(self.config.stats_period_sec, self.publish_stats)
         self.get_logger().info(
             f'{self.predictor.task} model {self.config.model} ({self.predictor.backend} on '
-            f'{self.predictor.device}): {", ".join(self.predictor.names)}')
+            f'{self.predictor.device}): {", ".join(self.predictor.names)}' + (
+                f'; frames of {camera.source.kind} {camera.source.target!r} at '
+                f'{camera.fps:g} fps' if camera is not None else ''))
         # three input buffers: one in the model, one waiting for it, one being prepared
         for _ in range(3):
             self._free.put(self.predictor.new_input())
@@ -89,6 +102,8 @@ class InferenceNode(NanoVisionNode):
                                               (self._inference_loop, 'inference'))]
         for thread in self._threads:
             thread.start()
+        if self.capture is not None:
+            self.capture.start()
 
     def setup_outputs(self):
         """Create the publishers of the results."""
@@ -141,12 +156,18 @@ class InferenceNode(NanoVisionNode):
                                 throttle_duration_sec=5.0)
 
     def prepare(self, msg, out):
-        """Return the :class:`PreparedFrame` of a frame message, or None for a bad frame.
+        """Return the :class:`PreparedFrame` of a frame, or None for a bad frame.
+
+        :param msg: an Image or CompressedImage message, or a
+            :class:`~nano_vision.nodes.capture.CapturedFrame` of the node's own camera
 
         :param out: a ``predictor.new_input()`` array to write into, or None for a new one
         """
         try:
-            image, encoding = decode_frame(msg)
+            if isinstance(msg, CapturedFrame):  # the node's own camera: no message
+                image, encoding = msg.image, msg.encoding
+            else:
+                image, encoding = decode_frame(msg)
             started = time.perf_counter()
             batch, windows = self.prepare_input(image, encoding, out)
             return PreparedFrame(msg.header, batch, image.shape[1], image.shape[0],
@@ -212,7 +233,9 @@ class InferenceNode(NanoVisionNode):
                     else ''))
 
     def release(self):
-        """Wake the worker threads and wait for them to stop."""
+        """Stop the capture, wake the worker threads and wait for them to stop."""
+        if self.capture is not None:
+            self.capture.close()
         self.slot.close()
         self._ready.close()
         for thread in self._threads:
