@@ -208,6 +208,35 @@ def test_int8_export_without_calibration_images_says_what_to_give(squares_model,
     assert (tmp_path / 'moved.int8.onnx').exists()
 
 
+def test_int8_export_formats_give_the_same_answers_and_unknown_ones_are_refused(
+        squares_model, tmp_path):
+    onnx = pytest.importorskip('onnx')
+    from nano_vision.ml.export import quantize_int8
+    result, data = squares_model
+    paths = {}
+    for quant_format, weight_type in [('qdq', 'int8'), ('qoperator', 'int8'), ('qdq', 'uint8')]:
+        out = str(tmp_path / f'{quant_format}_{weight_type}.onnx')
+        paths[quant_format, weight_type], _ = quantize_int8(
+            result.model_path, out, count=8, quant_format=quant_format, weight_type=weight_type)
+    ops = {key: {node.op_type for node in onnx.load(path).graph.node}
+           for key, path in paths.items()}
+    assert 'QLinearConv' in ops['qoperator', 'int8'] and 'Conv' not in ops['qoperator', 'int8']
+    assert 'Conv' in ops['qdq', 'int8'] and 'QLinearConv' not in ops['qdq', 'int8']
+    weights = {key: {init.data_type for init in onnx.load(path).graph.initializer
+                     if len(init.dims) == 4} for key, path in paths.items()}
+    assert weights['qdq', 'int8'] == {onnx.TensorProto.INT8}
+    assert weights['qdq', 'uint8'] == {onnx.TensorProto.UINT8}
+    images = [cv2.imread(str(p)) for p in sorted((data / 'red').glob('*.png'))[:5] +
+              sorted((data / 'blue').glob('*.png'))[:5]]
+    labels = {key: [p.label for p in load_predictor(path).predict_batch(images, 'bgr8')]
+              for key, path in paths.items()}
+    assert labels['qoperator', 'int8'] == labels['qdq', 'int8'] == labels['qdq', 'uint8']
+    for bad in ({'quant_format': 'qlinear'}, {'weight_type': 'int4'}):
+        with pytest.raises(ValueError, match='quant_format must be one of'):
+            quantize_int8(result.model_path, str(tmp_path / 'bad.onnx'), count=8, **bad)
+    assert not (tmp_path / 'bad.onnx').exists()
+
+
 def test_backbone_features_feed_the_head_as_the_model_does():
     torch.manual_seed(0)
     model = build_model('resnet18', 4).eval()

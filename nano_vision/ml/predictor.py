@@ -179,6 +179,24 @@ def onnx_providers(device, available, model_path):
                      'tensorrt')
 
 
+def onnx_session_options(threads=0):
+    """Return the ONNX Runtime session options nano_vision runs models with.
+
+    :param threads: intra-op threads; 0: one per physical core
+    """
+    import onnxruntime
+    options = onnxruntime.SessionOptions()
+    # one thread per physical core: hyperthreads share the same vector units
+    options.intra_op_num_threads = threads if threads > 0 else physical_cores()
+    options.inter_op_num_threads = 1
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # idle threads sleep instead of spinning: on a small machine the camera, DDS and the
+    # other nodes need those cores between frames (measured: bench/speed.py)
+    options.add_session_config_entry('session.intra_op.allow_spinning', '0')
+    return options
+
+
 class OnnxPredictor(Predictor):
     """An ONNX export run with ONNX Runtime; names and preprocessing from its metadata."""
 
@@ -187,15 +205,7 @@ class OnnxPredictor(Predictor):
     def __init__(self, path, device='auto', threads=0):
         """Open ``path`` with ONNX Runtime on ``device`` (see :func:`onnx_providers`)."""
         import onnxruntime
-        options = onnxruntime.SessionOptions()
-        # one thread per physical core: hyperthreads share the same vector units
-        options.intra_op_num_threads = threads if threads > 0 else physical_cores()
-        options.inter_op_num_threads = 1
-        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # idle threads sleep instead of spinning: on a small machine the camera, DDS and the
-        # other nodes need those cores between frames (measured: bench/speed.py)
-        options.add_session_config_entry('session.intra_op.allow_spinning', '0')
+        options = onnx_session_options(threads)
         providers = onnx_providers(device, onnxruntime.get_available_providers(), path)
         if isinstance(providers[0], tuple):  # TensorRT writes its engines there
             try:
