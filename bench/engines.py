@@ -9,18 +9,23 @@ random weights: they do not change the arithmetic) in variants of:
   graph optimisation level EXTENDED (no layout optimisations), the NHWC layout
   transformer off, an ahead-of-time optimised model file, and for int8 the
   QOperator export (QLinearConv) and uint8 weights (u8u8) instead of QDQ u8s8;
-- OpenVINO's CPU plugin on the same ONNX files: latency hint, one stream, one
-  thread per physical core; int8 with and without CPU pinning and with the
-  float parts in f32 instead of the plugin's bf16 default; fp32 in f32 and
-  with the bf16 inference precision hint.
+- OpenVINO's CPU plugin on the same ONNX files (when ``openvino`` is installed),
+  with the settings of nano_vision's ``backend openvino`` (``openvino_config``:
+  latency hint, one stream, one thread per physical core, f32 for what is not
+  int8), then one change each: CPU pinning off, the bf16 inference precision hint.
 
 Each variant runs in its own process (one library's thread pool never spins
-against another's), in interleaved rounds; every figure is the median of all
-the rounds' timings, and a ratio compares variants of this run only. Each
-variant's outputs on the 8 frames are compared with ONNX Runtime fp32's
-(probabilities, top-1).
+against another's), all of them started first and kept warm; then in each round
+every process in turn times ``--iterations`` runs, with a pause between turns for
+idle threads to sleep, the order shifted by one each round. Rounds interleave the
+variants finely, so a machine whose speed drifts (shared cores) slows them alike:
+each variant's ratio to the first is the median over rounds of the ratio of the
+two round medians. Each process also reports the CPU time it used per run (the
+work done, which other processes on the machine change less than the wall time). Each variant's
+outputs on the 8 frames are compared with ONNX Runtime fp32's (probabilities,
+top-1).
 
-Run after ``. ./activate.sh``:  python bench/engines.py [--rounds 5] [--quick]
+Run after ``. ./activate.sh``:  python bench/engines.py [--rounds 30] [--quick]
 Merges the numbers into bench/results.json under ``engines`` (not with --quick).
 """
 
@@ -62,22 +67,21 @@ VARIANTS = {
                                {'denormal_zero': True}),
     'ort_fp32_extended': ('... optimisation level EXTENDED (no layout passes)', 'onnx', 'ort',
                           {'level': 'extended'}),
-    'ov_int8': ('OpenVINO int8 (the QDQ file), latency hint, 1 stream', 'int8', 'ov', {}),
+    'ov_int8': ('OpenVINO int8 (the QDQ file), nano_vision settings', 'int8', 'ov', {}),
     'ov_int8_no_pinning': ('... ENABLE_CPU_PINNING off', 'int8', 'ov',
                            {'ENABLE_CPU_PINNING': False}),
-    'ov_int8_f32': ('... float parts in f32 (INFERENCE_PRECISION_HINT f32)', 'int8', 'ov',
-                    {'INFERENCE_PRECISION_HINT': 'f32'}),
-    'ov_fp32': ('OpenVINO fp32 (INFERENCE_PRECISION_HINT f32)', 'onnx', 'ov',
-                {'INFERENCE_PRECISION_HINT': 'f32'}),
-    'ov_bf16': ('OpenVINO fp32 file, INFERENCE_PRECISION_HINT bf16', 'onnx', 'ov',
-                {'INFERENCE_PRECISION_HINT': 'bf16'}),
+    'ov_int8_bf16': ('... float parts in bf16 (INFERENCE_PRECISION_HINT)', 'int8', 'ov',
+                     {'INFERENCE_PRECISION_HINT': 'bf16'}),
+    'ov_fp32': ('OpenVINO fp32, nano_vision settings', 'onnx', 'ov', {}),
+    'ov_fp32_bf16': ('... bf16 (INFERENCE_PRECISION_HINT)', 'onnx', 'ov',
+                     {'INFERENCE_PRECISION_HINT': 'bf16'}),
 }
 
 
 def ort_runner(path, settings):
     """Return ``run(batch)`` of an ONNX Runtime session: nano_vision's options, then changes."""
     import onnxruntime
-    from nano_vision.ml.predictor import onnx_session_options
+    from nano_vision.ml.cpu import onnx_session_options
     options = onnx_session_options(settings.get('threads', 0))
     if settings.get('spin'):
         options.add_session_config_entry('session.intra_op.allow_spinning', '1')
@@ -94,12 +98,11 @@ def ort_runner(path, settings):
 
 
 def ov_runner(path, settings):
-    """Return ``run(batch)`` of an OpenVINO CPU compiled model with ``settings`` added."""
+    """Return ``run(batch)`` of an OpenVINO CPU compiled model: nano_vision's config, changed."""
     import openvino
-    from nano_vision.ml.predictor import physical_cores
-    config = {'PERFORMANCE_HINT': 'LATENCY', 'NUM_STREAMS': 1,
-              'INFERENCE_NUM_THREADS': physical_cores(), **settings}
-    request = openvino.Core().compile_model(path, 'CPU', config).create_infer_request()
+    from nano_vision.ml.cpu import openvino_config
+    compiled = openvino.Core().compile_model(path, 'CPU', {**openvino_config(), **settings})
+    request = compiled.create_infer_request()
 
     def run(batch):
         request.infer({0: batch})
@@ -107,8 +110,8 @@ def ov_runner(path, settings):
     return run
 
 
-def child(name, models, iterations):
-    """Time one variant in this process; print JSON."""
+def serve(name, models):
+    """Load one variant, print its outputs, then time ``N`` runs per line read; print JSON."""
     _, key, engine, settings = VARIANTS[name]
     run = (ort_runner if engine == 'ort' else ov_runner)(models[key], settings)
     inputs = np.load(models['inputs'])
@@ -118,7 +121,15 @@ def child(name, models, iterations):
     def next_input():
         count[0] += 1
         run(inputs[count[0] % len(inputs)][None])
-    print(json.dumps({'model': timed(next_input, iterations, 5), 'outputs': outputs}))
+    timed(next_input, 0, 5)
+    print(json.dumps({'outputs': outputs}), flush=True)
+    for line in sys.stdin:
+        cpu = time.process_time()
+        wall = timed(next_input, int(line), 1)
+        # CPU seconds of this process per run (the warm-up run included): the work done,
+        # which the other processes of a shared machine change less than the wall time
+        print(json.dumps({'wall': wall, 'cpu': (time.process_time() - cpu) / (len(wall) + 1)}),
+              flush=True)
 
 
 def softmax(logits):
@@ -127,30 +138,49 @@ def softmax(logits):
     return exp / exp.sum(1, keepdims=True)
 
 
-def measure(models, names, rounds, iterations):
-    """Time every variant in its own process, ``rounds`` times interleaved."""
-    samples = {name: [] for name in names}
-    outputs = {}
-    for round_ in range(rounds):
-        for name in names:
-            out = subprocess.run([sys.executable, __file__, '--child', name, '--models',
-                                  json.dumps(models), '--iterations', str(iterations)],
-                                 check=True, capture_output=True, text=True)
-            values = json.loads(out.stdout.strip().splitlines()[-1])
-            samples[name] += values['model']
-            outputs[name] = np.array(values['outputs'])
-            print(f'  round {round_ + 1}/{rounds} {name:<24} '
-                  f'{statistics.median(values["model"]) * 1e3:7.2f} ms', flush=True)
+def measure(models, names, rounds, iterations, pause):
+    """Time every variant in its own warm process, ``rounds`` times interleaved."""
+    servers, outputs = {}, {}
+    try:
+        for name in names:  # one at a time: loading competes for the cores
+            servers[name] = subprocess.Popen(
+                [sys.executable, __file__, '--serve', name, '--models', json.dumps(models)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            outputs[name] = np.array(json.loads(servers[name].stdout.readline())['outputs'])
+        samples = {name: [] for name in names}
+        for round_ in range(rounds):
+            shift = round_ % len(names)  # each variant takes every place in the order in turn
+            for name in names[shift:] + names[:shift]:
+                time.sleep(pause)  # the previous variant's idle threads go to sleep
+                servers[name].stdin.write(f'{iterations}\n')
+                servers[name].stdin.flush()
+                samples[name].append(json.loads(servers[name].stdout.readline()))
+            print(f'  round {round_ + 1}/{rounds} (ms, cpu ms): ' + ', '.join(
+                f"{name} {statistics.median(samples[name][-1]['wall']) * 1e3:.2f} "
+                f"{samples[name][-1]['cpu'] * 1e3:.2f}" for name in names), flush=True)
+    finally:
+        for server in servers.values():
+            server.stdin.close()
+            server.wait()
     reference = softmax(outputs['ort_fp32']) if 'ort_fp32' in outputs else None
-    base = statistics.median(samples[names[0]])
+    base = names[0]
     rows = {}
     for name in names:
-        seconds = statistics.median(samples[name])
+        every = [t for turn in samples[name] for t in turn['wall']]
+        seconds = statistics.median(every)
+        paired = [statistics.median(a['wall']) / statistics.median(b['wall'])
+                  for a, b in zip(samples[base], samples[name])]
+        cpu = [turn['cpu'] for turn in samples[name]]
+        paired_cpu = [a['cpu'] / b['cpu'] for a, b in zip(samples[base], samples[name])]
         rows[name] = {'variant': VARIANTS[name][0], 'model_ms_p50': round(seconds * 1e3, 2),
-                      'model_ms_p90': round(float(np.percentile(samples[name], 90)) * 1e3, 2),
+                      'model_ms_p90': round(float(np.percentile(every, 90)) * 1e3, 2),
                       'gmacs_per_s': round(GMACS / seconds, 1),
-                      f'speed_over_{names[0]}': round(base / seconds, 3),
-                      'repeats': len(samples[name])}
+                      f'speed_over_{base}': round(statistics.median(paired), 3),
+                      f'speed_over_{base}_rounds_q25_q75': [
+                          round(float(q), 3) for q in np.percentile(paired, [25, 75])],
+                      'cpu_ms_per_run_p50': round(statistics.median(cpu) * 1e3, 2),
+                      f'cpu_over_{base}': round(1 / statistics.median(paired_cpu), 3),
+                      'repeats': len(every)}
         if reference is not None:
             probabilities = softmax(outputs[name])
             rows[name]['max_probability_difference_to_ort_fp32'] = round(
@@ -160,22 +190,30 @@ def measure(models, names, rounds, iterations):
     return rows
 
 
-def prepare_models(tmp, quick):
-    """Write the models, their variants and the prepared inputs; return their paths."""
-    from nano_vision.ml.export import quantize_int8
-    from nano_vision.ml.predictor import load_predictor, onnx_session_options
+def prepare_models(tmp, quick, names):
+    """Write the models the variants ``names`` run and the prepared inputs; return paths."""
     import onnxruntime
+    from nano_vision.ml.cpu import onnx_session_options
+    from nano_vision.ml.export import quantize_int8
+    from nano_vision.ml.predictor import load_predictor
     paths = prepare(tmp, quick)
     count = 32 if quick else 128
+    needed = {VARIANTS[name][1] for name in names}
     models = {k: paths[k] for k in ('onnx', 'int8')}
-    models['int8_qoperator'], _ = quantize_int8(
-        paths['pt'], os.path.join(tmp, 'qoperator.onnx'), count=count, quant_format='qoperator')
-    models['int8_u8u8'], _ = quantize_int8(
-        paths['pt'], os.path.join(tmp, 'u8u8.onnx'), count=count, weight_type='uint8')
-    # ONNX Runtime writes the graph it optimised (for this CPU) to load it unoptimised later
-    options = onnx_session_options()
-    options.optimized_model_filepath = models['int8_aot'] = os.path.join(tmp, 'int8.aot.onnx')
-    onnxruntime.InferenceSession(paths['int8'], options, providers=['CPUExecutionProvider'])
+    if 'int8_qoperator' in needed:
+        models['int8_qoperator'], _ = quantize_int8(
+            paths['pt'], os.path.join(tmp, 'qoperator.onnx'), count=count,
+            quant_format='qoperator')
+    if 'int8_u8u8' in needed:
+        models['int8_u8u8'], _ = quantize_int8(
+            paths['pt'], os.path.join(tmp, 'u8u8.onnx'), count=count, weight_type='uint8')
+    if 'int8_aot' in needed:
+        # ONNX Runtime writes the graph it optimised (for this CPU), loaded unoptimised later
+        options = onnx_session_options()
+        options.optimized_model_filepath = models['int8_aot'] = os.path.join(
+            tmp, 'int8.aot.onnx')
+        onnxruntime.InferenceSession(paths['int8'], options,
+                                     providers=['CPUExecutionProvider'])
     predictor = load_predictor(paths['onnx'], 'cpu')
     models['inputs'] = os.path.join(tmp, 'inputs.npy')
     np.save(models['inputs'], predictor.prepare([np.load(f) for f in paths['frames']]))
@@ -185,38 +223,47 @@ def prepare_models(tmp, quick):
 def main():
     """Run every variant and print and store the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--quick', action='store_true', help='a smoke run: 1 round, 8 frames')
-    parser.add_argument('--rounds', type=int, default=5, help='interleaved rounds of variants')
-    parser.add_argument('--iterations', type=int, default=60, help='runs per variant per round')
+    parser.add_argument('--quick', action='store_true', help='a smoke run: 2 rounds of 5 runs')
+    parser.add_argument('--rounds', type=int, default=30, help='interleaved rounds of variants')
+    parser.add_argument('--iterations', type=int, default=20, help='runs per variant per round')
+    parser.add_argument('--pause', type=float, default=0.05,
+                        help='seconds between the turns of two variants')
     parser.add_argument('--only', nargs='+', choices=list(VARIANTS),
                         help='these variants only (the first is the base of the ratios)')
-    parser.add_argument('--child', help=argparse.SUPPRESS)
+    parser.add_argument('--serve', help=argparse.SUPPRESS)
     parser.add_argument('--models', help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        child(args.child, json.loads(args.models), args.iterations)
+    if args.serve:
+        serve(args.serve, json.loads(args.models))
         return
     if args.quick:
-        args.rounds, args.iterations = 1, 8
+        args.rounds, args.iterations = 2, 5
     import onnxruntime
-    import openvino
+    names = args.only or list(VARIANTS)
     info = describe_machine()
-    info.update(onnxruntime=onnxruntime.__version__, openvino=openvino.__version__,
+    info.update(onnxruntime=onnxruntime.__version__, openvino=None,
                 load_average_before=[round(v, 2) for v in os.getloadavg()])
+    try:
+        import openvino
+        info['openvino'] = openvino.__version__
+    except ImportError:
+        names = [name for name in names if VARIANTS[name][2] != 'ov']
+        print('openvino is not installed: its variants are left out', flush=True)
     print(f"machine: {info['cpu']}, {info['cores']} cores ({', '.join(info['flags'])}), "
           f"onnxruntime {info['onnxruntime']}, openvino {info['openvino']}, load average "
           f"{info['load_average_before']}", flush=True)
-    names = args.only or list(VARIANTS)
     with tempfile.TemporaryDirectory() as tmp:
-        models = prepare_models(tmp, args.quick)
-        rows = measure(models, names, args.rounds, args.iterations)
+        models = prepare_models(tmp, args.quick, names)
+        rows = measure(models, names, args.rounds, args.iterations, args.pause)
     info['load_average_after'] = [round(v, 2) for v in os.getloadavg()]
     ratio = f'speed_over_{names[0]}'
-    print(f"\n{'variant':<26} {'model ms':>8} {'GMAC/s':>7} {'x ' + names[0]:>12} "
-          f"{'p diff':>7} {'top-1':>6}")
+    print(f"\n{'variant':<24} {'model ms':>8} {'GMAC/s':>7} {'x ' + names[0]:>10} "
+          f"{'(q25-q75)':>13} {'cpu ms':>7} {'cpu x':>6} {'p diff':>7} {'top-1':>6}")
     for name, row in rows.items():
-        print(f"{name:<26} {row['model_ms_p50']:>8.2f} {row['gmacs_per_s']:>7.1f} "
-              f'{row[ratio]:>12.3f} '
+        low, high = row[ratio + '_rounds_q25_q75']
+        print(f"{name:<24} {row['model_ms_p50']:>8.2f} {row['gmacs_per_s']:>7.1f} "
+              f'{row[ratio]:>10.3f} {f"({low:.2f}-{high:.2f})":>13} '
+              f"{row['cpu_ms_per_run_p50']:>7.2f} {row[f'cpu_over_{names[0]}']:>6.2f} "
               f"{row.get('max_probability_difference_to_ort_fp32', float('nan')):>7.4f} "
               f"{row.get('top1_agreement_with_ort_fp32', float('nan')):>6.2f}")
     print(f"load average after: {info['load_average_after']}")
@@ -224,6 +271,7 @@ def main():
         path = ROOT / 'bench' / 'results.json'
         stored = json.loads(path.read_text()) if path.exists() else {}
         stored['engines'] = {'machine': info, 'date': time.strftime('%Y-%m-%d %H:%M'),
+                             'command': ' '.join(['python', 'bench/engines.py', *sys.argv[1:]]),
                              'rounds': args.rounds, 'iterations': args.iterations,
                              'variants': rows}
         path.write_text(json.dumps(stored, indent=2) + '\n')

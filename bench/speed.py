@@ -7,8 +7,8 @@ One run measures, on this machine (ratios within the run are what count):
    the course's way (PIL resize + torchvision transforms + PyTorch eager fp32),
    PyTorch eager and channels_last with nano_vision's preprocessing, ONNX
    Runtime fp32 and ONNX Runtime int8 (static, QDQ, per channel, calibrated on
-   synthetic thumbs images). Each path runs in its own process, in interleaved
-   rounds; medians of all repeats.
+   synthetic thumbs images), and OpenVINO on the same two ONNX files. Each path
+   runs in its own process, in interleaved rounds; medians of all repeats.
 2. the compute limit: 1.81 GMACs per image against the peak of this machine's
    cores, measured with one large fp32 matrix product (PyTorch) and one large
    int8 one (ONNX Runtime MatMulInteger), and how close each path gets.
@@ -63,7 +63,21 @@ PATHS = {
     'torch_cl': 'PyTorch channels_last fp32, nano_vision preprocessing',
     'ort_fp32': 'ONNX Runtime fp32',
     'ort_int8': 'ONNX Runtime int8 (static QDQ, per channel)',
+    'ov_fp32': 'OpenVINO fp32 (the same ONNX file)',
+    'ov_int8': 'OpenVINO int8 (the same ONNX file)',
 }
+
+
+def engine(name):
+    """Return what runs a path's or pipeline's ONNX model: onnxruntime or openvino."""
+    return 'openvino' if name.startswith('ov_') else 'onnxruntime'
+
+
+def here(names):
+    """Return ``names`` less the OpenVINO ones when openvino is not installed (optional)."""
+    import importlib.util
+    found = importlib.util.find_spec('openvino') is not None
+    return [name for name in names if found or engine(name) != 'openvino']
 
 
 def machine():
@@ -136,9 +150,9 @@ def load_path(name, models):
     if name == 'course':
         predictor = course_predictor(models['pt'])
     else:
-        path = models['onnx'] if name == 'ort_fp32' else models['int8'] \
-            if name == 'ort_int8' else models['pt']
-        predictor = load_predictor(path, 'cpu')
+        path = models['onnx'] if name.endswith('_fp32') else models['int8'] \
+            if name.endswith('_int8') else models['pt']
+        predictor = load_predictor(path, 'cpu', backend=engine(name))
     if name == 'torch_cl':
         predictor.model = predictor.model.to(memory_format=torch.channels_last)
         run = predictor.run
@@ -172,9 +186,9 @@ def child_model_only(args):
 
 def model_only(models, rounds, iterations):
     """Time every path in its own process, ``rounds`` times interleaved."""
-    samples = {name: {'predict': [], 'model': []} for name in PATHS}
+    samples = {name: {'predict': [], 'model': []} for name in here(PATHS)}
     for round_ in range(rounds):
-        for name in PATHS:
+        for name in samples:
             out = subprocess.run(
                 [sys.executable, __file__, '--child', name, '--models', json.dumps(models),
                  '--iterations', str(iterations)], check=True, capture_output=True, text=True)
@@ -370,6 +384,7 @@ class Pipeline:
         self.camera_fps, self.threads = camera_fps, threads
         self.children = [
             subprocess.Popen([*classifier, *common, '-p', f'model:={model}',
+                              '-p', f'backend:={engine(backend)}',
                               '-p', f'threads:={threads}', '-p', 'stats_period_sec:=1.0',
                               '-r', 'image:=image_raw']),
             subprocess.Popen([str(BIN / 'camera'), *common, '-p', f'source:={frames_dir}',
@@ -453,7 +468,7 @@ def model_alone_child(argv):
     backend, model, threads, *frame_files = argv
     from nano_vision.ml.predictor import load_predictor
     predictor = course_predictor(model) if backend == 'course' else \
-        load_predictor(model, 'cpu', int(threads))
+        load_predictor(model, 'cpu', int(threads), engine(backend))
     frames = [np.load(path) for path in frame_files]
     count = [0]
 
@@ -490,8 +505,8 @@ class ModelAlone:
 
 # backend -> model; *_sequential: the node without its prepare thread (each frame from
 # start to finish), to show what preparing frames while the model runs buys
-PIPELINE_MODELS = {'ort_int8': 'int8', 'ort_int8_sequential': 'int8', 'ort_fp32': 'onnx',
-                   'course': 'pt'}
+PIPELINE_MODELS = {'ort_int8': 'int8', 'ov_int8': 'int8', 'ort_int8_sequential': 'int8',
+                   'ort_fp32': 'onnx', 'course': 'pt'}
 SEQUENTIAL_NODES = {'course': '--course-node', 'ort_int8_sequential': '--sequential-node'}
 
 
@@ -548,7 +563,8 @@ def pipelines(models, frames, frames_dir, quick, threads_choices):
     """Measure each backend's pipeline: int8 with each thread count, the others at 0."""
     out = []
     rounds, seconds, iterations = (1, 2.0, 20) if quick else (3, 5.0, 150)
-    for backend, key in PIPELINE_MODELS.items():
+    for backend in here(PIPELINE_MODELS):
+        key = PIPELINE_MODELS[backend]
         for threads in threads_choices if backend == 'ort_int8' else [0]:
             fast = throughput(backend, models[key], frames, frames_dir, threads, rounds,
                               seconds, iterations)
@@ -622,7 +638,7 @@ def accuracy(models, test_dir):
     images = [(cv2.imread(s.path, cv2.IMREAD_COLOR), s.label) for s in dataset.samples]
     out = {}
     for name, path in models.items():
-        predictor = load_predictor(path, 'cpu')
+        predictor = load_predictor(path, 'cpu', backend=engine(name))
         right = sum(predictor.predict(image, 'bgr8').label == label for image, label in images)
         out[name] = round(right / len(images), 4)
     out['images'] = len(images)
@@ -743,7 +759,9 @@ def main():
             onnx_path, _ = export_onnx(checkpoint)
             int8_path, check = quantize_int8(checkpoint, count=32 if args.quick else 128)
             results['accuracy'] = accuracy(
-                {'torch_fp32': checkpoint, 'ort_fp32': onnx_path, 'ort_int8': int8_path},
+                {name: path for name, path in (
+                    ('torch_fp32', checkpoint), ('ort_fp32', onnx_path),
+                    ('ort_int8', int8_path), ('ov_int8', int8_path)) if here([name])},
                 paths['test'])
             results['accuracy']['int8_top1_agreement_on_calibration'] = \
                 check['top1_agreement']
@@ -784,7 +802,8 @@ def report(results):
         print(f"\n{'path':<52} {'ms p50':>7} {'fps':>6} {'x course':>8} {'model ms':>8} "
               f"{'GMAC/s':>7} {'of peak':>7}")
         for name, row in rows.items():
-            limit = peak.get('int8_gmacs_per_s' if name == 'ort_int8' else 'fp32_gmacs_per_s')
+            limit = peak.get('int8_gmacs_per_s' if name.endswith('_int8') else
+                             'fp32_gmacs_per_s')
             share = f"{row['gmacs_per_s'] / limit:.0%}" if limit else '-'
             row['share_of_peak'] = round(row['gmacs_per_s'] / limit, 3) if limit else None
             print(f"{row['path']:<52} {row['latency_ms_p50']:>7.2f} {row['fps']:>6.1f} "
@@ -808,7 +827,8 @@ def report(results):
               f"ms, ROS part p50 {row['at_30fps'].get('ros_ms_p50')} ms")
     if 'accuracy' in results:
         print(f"accuracy on {results['accuracy']['images']} held-out images: " + ', '.join(
-            f'{k} {v}' for k, v in results['accuracy'].items() if k.startswith(('torch', 'ort'))))
+            f'{k} {v}' for k, v in results['accuracy'].items()
+            if k.startswith(('torch', 'ort', 'ov'))))
     if 'training' in results:
         t = results['training']
         for name in ('full', 'frozen_cached'):

@@ -4,6 +4,7 @@ And the ONNX Runtime providers each device asks for (TensorRT included, without 
 """
 
 import os
+import sys
 
 import cv2
 import numpy as np
@@ -18,8 +19,8 @@ from nano_vision.ml.checkpoint import load_checkpoint  # noqa: E402
 from nano_vision.ml.data import FeatureDataset, SampleDataset  # noqa: E402
 from nano_vision.ml.engine import InputMaker  # noqa: E402
 from nano_vision.ml.model import backbone_of, build_model, head_module  # noqa: E402
-from nano_vision.ml.predictor import (load_predictor, onnx_providers, physical_cores,  # noqa: E402
-                                      tensorrt_cache_path)
+from nano_vision.ml.predictor import (check_backend, load_predictor, onnx_providers,  # noqa: E402
+                                      physical_cores, tensorrt_cache_path)
 from nano_vision.ml.recipe import TrainOptions  # noqa: E402
 from nano_vision.ml.train import train  # noqa: E402
 from nano_vision.tools.cli import main as cli  # noqa: E402
@@ -235,6 +236,63 @@ def test_int8_export_formats_give_the_same_answers_and_unknown_ones_are_refused(
         with pytest.raises(ValueError, match='quant_format must be one of'):
             quantize_int8(result.model_path, str(tmp_path / 'bad.onnx'), count=8, **bad)
     assert not (tmp_path / 'bad.onnx').exists()
+
+
+@pytest.mark.parametrize('backend, device, found, message', [
+    ('openvino', 'cpu', False, 'openvino is not installed: pip install openvino'),
+    ('openvino', 'cuda', True, 'backend openvino runs on the CPU'),
+    ('openvino', 'tensorrt', True, 'backend openvino runs on the CPU'),
+    ('tvm', 'cpu', True, 'unknown backend'),
+    ('auto', 'cpu', True, 'unknown backend'),
+])
+def test_backends_that_cannot_run_say_so(backend, device, found, message, monkeypatch):
+    if not found:
+        monkeypatch.setitem(sys.modules, 'openvino', None)  # as if not installed
+    with pytest.raises(ValueError, match=message):
+        check_backend(backend, device)
+
+
+def test_openvino_gives_onnx_runtimes_answers(squares_model, tmp_path, monkeypatch):
+    pytest.importorskip('onnxruntime')
+    pytest.importorskip('openvino')
+    from nano_vision.ml.export import export_onnx, quantize_int8
+    result, data = squares_model
+    fp32, _ = export_onnx(result.model_path, str(tmp_path / 'squares.onnx'))
+    int8, _ = quantize_int8(result.model_path, str(tmp_path / 'squares.int8.onnx'), count=16)
+    images = [cv2.imread(str(p)) for p in sorted((data / 'red').glob('*.png'))[:6] +
+              sorted((data / 'blue').glob('*.png'))[:6]]
+    boxes = np.array([[0, 0, 32, 32], [16, 16, 48, 48], [8, 0, 56, 40]])
+    # int8: two engines, two sets of integer kernels; fp32: the same arithmetic
+    for path, atol in ((fp32, 1e-4), (int8, 0.03)):
+        ort = load_predictor(path, 'cpu')
+        ov = load_predictor(path, 'cpu', backend='openvino')
+        assert (ort.backend, ov.backend, ov.device) == ('onnxruntime', 'openvino', 'cpu')
+        assert (ov.task, ov.names, ov.preprocessing, ov.metadata) == (
+            ort.task, ort.names, ort.preprocessing, ort.metadata)
+        for a, b in zip(ort.predict_batch(images, 'bgr8'), ov.predict_batch(images, 'bgr8')):
+            assert a.label == b.label
+            np.testing.assert_allclose(a.probabilities, b.probabilities, atol=atol)
+        for image in images[:2]:  # a batch of windows, one frame at a time
+            np.testing.assert_allclose(ov.predict_windows(image, boxes, 'bgr8'),
+                                       ort.predict_windows(image, boxes, 'bgr8'), atol=atol)
+    # ONNX Runtime's own operators (a QOperator export): OpenVINO says what to use instead
+    qoperator, _ = quantize_int8(result.model_path, str(tmp_path / 'q.onnx'), count=8,
+                                 quant_format='qoperator')
+    with pytest.raises(ValueError, match='not an ONNX model OpenVINO can read .use backend '
+                                         'onnxruntime'):
+        load_predictor(qoperator, 'cpu', backend='openvino')
+    monkeypatch.setitem(sys.modules, 'openvino', None)  # as if not installed
+    with pytest.raises(ValueError, match='openvino is not installed'):
+        load_predictor(int8, 'cpu', backend='openvino')
+    assert load_predictor(int8, 'cpu').backend == 'onnxruntime'
+
+
+def test_a_backend_for_a_checkpoint_says_to_export_first(squares_model):
+    result, _ = squares_model
+    with pytest.raises(ValueError, match='backend openvino runs ONNX models: export'):
+        load_predictor(result.model_path, 'cpu', backend='openvino')
+    with pytest.raises(ValueError, match='unknown backend'):
+        load_predictor(result.model_path, 'cpu', backend='tvm')
 
 
 def test_backbone_features_feed_the_head_as_the_model_does():

@@ -13,6 +13,12 @@ _DEVICE = ParamSpec('device', 'auto', 'Where the model runs: auto (CUDA when ava
                     'CPU; the engine is built at the first start, which takes minutes, and '
                     'cached in <model>.trt_cache/; needs an onnxruntime-gpu with TensorRT).',
                     choices=('auto', 'cpu', 'cuda', 'tensorrt'))
+# what runs .onnx models (docs/benchmarks.md: OpenVINO is the faster int8 engine on an x86
+# CPU with a core to spare, ONNX Runtime when the cores are shared)
+BACKENDS = ('onnxruntime', 'openvino')
+_BACKEND = ParamSpec('backend', 'onnxruntime', 'What runs .onnx models: onnxruntime (CPU, CUDA '
+                     'or TensorRT, see device) or openvino (the CPU; needs the openvino '
+                     'package; device auto or cpu).', choices=BACKENDS)
 _TRANSPORT = ParamSpec('image_transport', 'raw', 'raw subscribes to image '
                        '(sensor_msgs/Image), compressed to image/compressed '
                        '(sensor_msgs/CompressedImage).', choices=('raw', 'compressed'))
@@ -26,7 +32,7 @@ _THREADS = ParamSpec('threads', 0, 'CPU threads for the model; 0: one per physic
                      min_value=0, max_value=256)
 
 CLASSIFIER_PARAMETERS = (
-    _MODEL, _DEVICE, _TRANSPORT, _EXPECTED,
+    _MODEL, _DEVICE, _BACKEND, _TRANSPORT, _EXPECTED,
     ParamSpec('min_confidence', 0.0, 'Below this probability the label is "unknown" '
               '(class_id -1); probabilities are still published.', read_only=False,
               min_value=0.0, max_value=1.0),
@@ -36,14 +42,14 @@ CLASSIFIER_PARAMETERS = (
 )
 
 REGRESSOR_PARAMETERS = (
-    _MODEL, _DEVICE, _TRANSPORT, _EXPECTED,
+    _MODEL, _DEVICE, _BACKEND, _TRANSPORT, _EXPECTED,
     ParamSpec('keypoint', '', 'Keypoint published on point (geometry_msgs/PointStamped); '
               "empty: the model's first keypoint."),
     _STATS, _THREADS,
 )
 
 DETECTOR_PARAMETERS = (
-    _MODEL, _DEVICE, _TRANSPORT, _EXPECTED,
+    _MODEL, _DEVICE, _BACKEND, _TRANSPORT, _EXPECTED,
     ParamSpec('window_size', 0.5, "Window side: a fraction of the frame's shorter side (<= 1) "
               'or pixels (> 1).', read_only=False, min_value=0.01, max_value=4096.0),
     ParamSpec('window_stride', 0.5, 'Step between windows, as a fraction of the window side.',
@@ -89,6 +95,7 @@ class ClassifierConfig(_ModelNodeConfig):
 
     model: str
     device: str
+    backend: str
     image_transport: str
     expected_names: str
     min_confidence: float
@@ -105,6 +112,7 @@ class RegressorConfig(_ModelNodeConfig):
 
     model: str
     device: str
+    backend: str
     image_transport: str
     expected_names: str
     keypoint: str
@@ -125,6 +133,7 @@ class DetectorConfig(_ModelNodeConfig):
 
     model: str
     device: str
+    backend: str
     image_transport: str
     expected_names: str
     window_size: float

@@ -17,7 +17,7 @@ import json
 import logging
 import sys
 
-from nano_vision.inference.config import DETECTOR_PARAMETERS
+from nano_vision.inference.config import BACKENDS, DETECTOR_PARAMETERS
 from nano_vision.tools.demo.plan import PROJECTS
 
 EXAMPLES = __doc__.split('\n\n', 1)[1]
@@ -127,7 +127,7 @@ def _detect(predictor, image, path, args, settings):
 def _predict(args):
     import cv2
     from nano_vision.ml.predictor import load_predictor
-    predictor = load_predictor(args.model, device=args.device)
+    predictor = load_predictor(args.model, device=args.device, backend=args.backend)
     settings = None
     if args.windows:
         try:
@@ -292,6 +292,8 @@ def build_parser():
     predict.add_argument('images', nargs='+')
     predict.add_argument('--device', default='auto',
                          help='auto, cpu, cuda, or tensorrt (.onnx models)')
+    predict.add_argument('--backend', default='onnxruntime', choices=BACKENDS,
+                         help='what runs .onnx models: onnxruntime or openvino (the CPU)')
     predict.add_argument('--min-confidence', type=float, default=0.0)
     predict.add_argument('--json', action='store_true', help='print JSON')
     windows = predict.add_argument_group(
