@@ -355,7 +355,7 @@ def sequential_node(ros_args, course):
                 self.predictor = course_predictor(torch_predictor=self.predictor)
 
         def _prepare_loop(self):
-            while not self._stop.is_set():
+            while not self.stopping.is_set():
                 msg = self.slot.take(timeout=0.2)
                 if msg is not None:
                     self.process(msg)
