@@ -152,7 +152,8 @@ def load_path(name, models):
     else:
         path = models['onnx'] if name.endswith('_fp32') else models['int8'] \
             if name.endswith('_int8') else models['pt']
-        predictor = load_predictor(path, 'cpu', backend=engine(name))
+        predictor = load_predictor(path, 'cpu', backend=engine(name) if
+                                   path.endswith('.onnx') else 'auto')
     if name == 'torch_cl':
         predictor.model = predictor.model.to(memory_format=torch.channels_last)
         run = predictor.run
@@ -638,7 +639,8 @@ def accuracy(models, test_dir):
     images = [(cv2.imread(s.path, cv2.IMREAD_COLOR), s.label) for s in dataset.samples]
     out = {}
     for name, path in models.items():
-        predictor = load_predictor(path, 'cpu', backend=engine(name))
+        predictor = load_predictor(path, 'cpu', backend=engine(name) if
+                                   path.endswith('.onnx') else 'auto')
         right = sum(predictor.predict(image, 'bgr8').label == label for image, label in images)
         out[name] = round(right / len(images), 4)
     out['images'] = len(images)

@@ -13,12 +13,13 @@ _DEVICE = ParamSpec('device', 'auto', 'Where the model runs: auto (CUDA when ava
                     'CPU; the engine is built at the first start, which takes minutes, and '
                     'cached in <model>.trt_cache/; needs an onnxruntime-gpu with TensorRT).',
                     choices=('auto', 'cpu', 'cuda', 'tensorrt'))
-# what runs .onnx models (docs/benchmarks.md: OpenVINO is the faster int8 engine on an x86
-# CPU with a core to spare, ONNX Runtime when the cores are shared)
-BACKENDS = ('onnxruntime', 'openvino')
-_BACKEND = ParamSpec('backend', 'onnxruntime', 'What runs .onnx models: onnxruntime (CPU, CUDA '
-                     'or TensorRT, see device) or openvino (the CPU; needs the openvino '
-                     'package; device auto or cpu).', choices=BACKENDS)
+# what runs .onnx models (nano_vision.ml.predictor.onnx_backend chooses for auto)
+BACKENDS = ('auto', 'onnxruntime', 'openvino')
+_BACKEND = ParamSpec('backend', 'auto', 'What runs .onnx models: auto (OpenVINO on an x86 CPU '
+                     'when it is installed and the model runs on the CPU, else ONNX Runtime), '
+                     'onnxruntime (CPU, CUDA or TensorRT, see device; the steadier choice on '
+                     'cores other processes keep busy), or openvino (the CPU).',
+                     choices=BACKENDS)
 _TRANSPORT = ParamSpec('image_transport', 'raw', 'raw subscribes to image '
                        '(sensor_msgs/Image), compressed to image/compressed '
                        '(sensor_msgs/CompressedImage).', choices=('raw', 'compressed'))

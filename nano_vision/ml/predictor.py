@@ -2,7 +2,9 @@
 
 import importlib.util
 import json
+import logging
 import os
+import platform
 
 import numpy as np
 import torch
@@ -16,6 +18,8 @@ from nano_vision.ml.checkpoint import (checkpoint_preprocessing, load_checkpoint
 # physical_cores: of this module's interface too (nano_vision.ml.cpu has no torch)
 from nano_vision.ml.cpu import onnx_session_options, openvino_config, physical_cores  # noqa: F401
 from nano_vision.ml.model import select_device
+
+logger = logging.getLogger(__name__)
 
 
 class Predictor:
@@ -264,45 +268,83 @@ class OpenVinoPredictor(Predictor):
         return self.request.get_output_tensor(0).data.copy()
 
 
+X86 = ('x86_64', 'amd64', 'i686', 'i386')
 OPENVINO_HELP = 'pip install openvino (requirements/python.txt names the tested version)'
 
 
-def check_backend(backend, device):
-    """Raise ValueError unless ``backend`` can run an ONNX model on ``device``.
+def onnx_backend(backend, device, machine=None, openvino_found=None, cuda_found=None):
+    """Return which engine runs an ONNX model: ``onnxruntime`` or ``openvino``.
 
-    ``onnxruntime`` runs anywhere (and brings CUDA and TensorRT); ``openvino`` runs on
-    the CPU and needs the ``openvino`` package.
+    ``auto`` picks OpenVINO on an x86 CPU (where it measured faster with a core to spare,
+    slower on cores other processes keep busy: docs/benchmarks.md)
+    when it is installed and the model runs on the CPU (``device`` cpu, or auto without
+    CUDA in ONNX Runtime); everything else, ARM and Jetson included, gets ONNX Runtime
+    (and its CUDA and TensorRT providers). Without OpenVINO ``auto`` says so in the log
+    and runs ONNX Runtime (as :func:`load_predictor` does for a model OpenVINO cannot
+    read).
+
+    :param machine: ``platform.machine()``; the others: whether openvino imports and
+        ONNX Runtime has CUDA (found out when None)
+    :raises ValueError: an unknown backend, or openvino asked for and not installed or
+        with a device other than cpu or auto
     """
     if backend not in BACKENDS:
         raise ValueError(f'unknown backend {backend!r}: use {", ".join(BACKENDS)}')
+    if backend == 'onnxruntime':
+        return backend
+    if openvino_found is None:
+        openvino_found = importlib.util.find_spec('openvino') is not None
     if backend == 'openvino':
         if device not in ('auto', 'cpu'):
             raise ValueError(f'backend openvino runs on the CPU: use device cpu or auto, not '
                              f'{device}, or backend onnxruntime')
-        if importlib.util.find_spec('openvino') is None:
+        if not openvino_found:
             raise ValueError(f'backend openvino asked for, but openvino is not installed: '
                              f'{OPENVINO_HELP}, or use backend onnxruntime')
+        return backend
+    machine = (machine if machine is not None else platform.machine()).lower()
+    if device not in ('auto', 'cpu') or machine not in X86:
+        return 'onnxruntime'
+    if device == 'auto':
+        if cuda_found is None:
+            import onnxruntime
+            cuda_found = 'CUDAExecutionProvider' in onnxruntime.get_available_providers()
+        if cuda_found:
+            return 'onnxruntime'
+    if not openvino_found:
+        logger.warning('openvino is not installed: running the ONNX model with ONNX Runtime '
+                       '(OpenVINO is the faster engine on x86 CPUs: %s)', OPENVINO_HELP)
+        return 'onnxruntime'
+    return 'openvino'
 
 
-def load_predictor(path, device='auto', threads=0, backend='onnxruntime'):
+def load_predictor(path, device='auto', threads=0, backend='auto'):
     """Return the predictor of a model file: ``.onnx`` -> ONNX Runtime or OpenVINO, else PyTorch.
 
     :param device: ``auto``, ``cpu``, ``cuda``, or ``tensorrt`` (``.onnx`` files only)
-    :param backend: what runs ``.onnx`` files: ``onnxruntime`` or ``openvino`` (the CPU)
+    :param backend: for ``.onnx`` files: ``auto`` (see :func:`onnx_backend`),
+        ``onnxruntime`` or ``openvino``
     :raises ValueError: a missing or unusable model, or a device or backend it cannot run on
     """
     if str(path).endswith('.onnx'):
-        check_backend(backend, device)
+        engine = onnx_backend(backend, device)
         if not os.path.isfile(path):
             raise ValueError(f'model file {path} does not exist')
-        if backend == 'openvino':
-            return OpenVinoPredictor(path, threads)
+        if engine == 'openvino':
+            try:
+                return OpenVinoPredictor(path, threads)
+            except ValueError as exc:
+                if backend != 'auto':
+                    raise
+                # e.g. a QOperator export: ONNX Runtime's own operators
+                logger.warning('%s; running it with ONNX Runtime', exc)
         return OnnxPredictor(path, device, threads)
     if device == 'tensorrt':
         raise ValueError(f'device tensorrt runs ONNX models: export {path} with nano-vision '
                          'export MODEL.pt --onnx and give the .onnx file')
-    if backend != 'onnxruntime':
-        check_backend(backend, 'cpu')  # an unknown name first
+    if backend not in BACKENDS:
+        raise ValueError(f'unknown backend {backend!r}: use {", ".join(BACKENDS)}')
+    if backend != 'auto':
         raise ValueError(f'backend {backend} runs ONNX models: export {path} with nano-vision '
                          'export MODEL.pt --onnx (or --int8) and give the .onnx file')
     return TorchPredictor(load_checkpoint(path), device, threads)

@@ -292,8 +292,9 @@ def build_parser():
     predict.add_argument('images', nargs='+')
     predict.add_argument('--device', default='auto',
                          help='auto, cpu, cuda, or tensorrt (.onnx models)')
-    predict.add_argument('--backend', default='onnxruntime', choices=BACKENDS,
-                         help='what runs .onnx models: onnxruntime or openvino (the CPU)')
+    predict.add_argument('--backend', default='auto', choices=BACKENDS,
+                         help='engine of .onnx models: auto (OpenVINO on an x86 CPU when it is '
+                         'installed, else ONNX Runtime), onnxruntime or openvino')
     predict.add_argument('--min-confidence', type=float, default=0.0)
     predict.add_argument('--json', action='store_true', help='print JSON')
     windows = predict.add_argument_group(
