@@ -88,7 +88,8 @@ demo: $(INSTALL)/.built
 # BENCH_ARGS=--quick for a smoke run of every script
 bench: $(INSTALL)/.built
 	$(ACTIVATE) && python bench/camera_fps.py $(BENCH_ARGS) && \
-		python bench/inference_overload.py $(BENCH_ARGS) && python bench/speed.py $(BENCH_ARGS)
+		python bench/inference_overload.py $(BENCH_ARGS) && python bench/speed.py $(BENCH_ARGS) && \
+		python bench/engines.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(INSTALL) log$(DISTRO_SUFFIX)

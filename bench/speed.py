@@ -7,8 +7,8 @@ One run measures, on this machine (ratios within the run are what count):
    the course's way (PIL resize + torchvision transforms + PyTorch eager fp32),
    PyTorch eager and channels_last with nano_vision's preprocessing, ONNX
    Runtime fp32 and ONNX Runtime int8 (static, QDQ, per channel, calibrated on
-   synthetic thumbs images). Each path runs in its own process, in interleaved
-   rounds; medians of all repeats.
+   synthetic thumbs images), and OpenVINO on the same two ONNX files. Each path
+   runs in its own process, in interleaved rounds; medians of all repeats.
 2. the compute limit: 1.81 GMACs per image against the peak of this machine's
    cores, derived from the instruction set, the core's documented throughput, the
    clock measured under load and the physical cores, with a kernel that runs the
@@ -70,7 +70,21 @@ PATHS = {
     'torch_cl': 'PyTorch channels_last fp32, nano_vision preprocessing',
     'ort_fp32': 'ONNX Runtime fp32',
     'ort_int8': 'ONNX Runtime int8 (static QDQ, per channel)',
+    'ov_fp32': 'OpenVINO fp32 (the same ONNX file)',
+    'ov_int8': 'OpenVINO int8 (the same ONNX file)',
 }
+
+
+def engine(name):
+    """Return what runs a path's or pipeline's ONNX model: onnxruntime or openvino."""
+    return 'openvino' if name.startswith('ov_') else 'onnxruntime'
+
+
+def here(names):
+    """Return ``names`` less the OpenVINO ones when openvino is not installed (optional)."""
+    import importlib.util
+    found = importlib.util.find_spec('openvino') is not None
+    return [name for name in names if found or engine(name) != 'openvino']
 
 
 def machine():
@@ -143,9 +157,10 @@ def load_path(name, models):
     if name == 'course':
         predictor = course_predictor(models['pt'])
     else:
-        path = models['onnx'] if name == 'ort_fp32' else models['int8'] \
-            if name == 'ort_int8' else models['pt']
-        predictor = load_predictor(path, 'cpu')
+        path = models['onnx'] if name.endswith('_fp32') else models['int8'] \
+            if name.endswith('_int8') else models['pt']
+        predictor = load_predictor(path, 'cpu', backend=engine(name) if
+                                   path.endswith('.onnx') else 'auto')
     if name == 'torch_cl':
         predictor.model = predictor.model.to(memory_format=torch.channels_last)
         run = predictor.run
@@ -179,9 +194,9 @@ def child_model_only(args):
 
 def model_only(models, rounds, iterations):
     """Time every path in its own process, ``rounds`` times interleaved."""
-    samples = {name: {'predict': [], 'model': []} for name in PATHS}
+    samples = {name: {'predict': [], 'model': []} for name in here(PATHS)}
     for round_ in range(rounds):
-        for name in PATHS:
+        for name in samples:
             out = subprocess.run(
                 [sys.executable, __file__, '--child', name, '--models', json.dumps(models),
                  '--iterations', str(iterations)], check=True, capture_output=True, text=True)
@@ -215,7 +230,7 @@ def ort_settings(models, frames, rounds, iterations):
     for backend in ('onnx', 'int8'):
         for threads in sorted({1, physical_cores()}):
             for spin in ('1', '0'):
-                predictor = load_predictor(models[backend], 'cpu', threads)
+                predictor = load_predictor(models[backend], 'cpu', threads, 'onnxruntime')
                 options = onnxruntime.SessionOptions()
                 options.intra_op_num_threads = threads
                 options.inter_op_num_threads = 1
@@ -396,6 +411,7 @@ class Pipeline:
         self.names = ('classifier',) if in_camera else ('classifier', 'camera')
         self.children = [
             subprocess.Popen([*classifier, *common, '-p', f'model:={model}',
+                              '-p', f'backend:={engine(backend)}',
                               '-p', f'threads:={threads}', '-p', 'stats_period_sec:=1.0',
                               '-r', 'image:=image_raw', *(camera if in_camera else [])])]
         if not in_camera:
@@ -479,7 +495,7 @@ def model_alone_child(argv):
     backend, model, threads, *frame_files = argv
     from nano_vision.ml.predictor import load_predictor
     predictor = course_predictor(model) if backend == 'course' else \
-        load_predictor(model, 'cpu', int(threads))
+        load_predictor(model, 'cpu', int(threads), engine(backend))
     frames = [np.load(path) for path in frame_files]
     count = [0]
 
@@ -520,13 +536,15 @@ class ModelAlone:
         self.process.wait(timeout=30)
 
 
-# backend -> model; *_incamera: the classifier reading the frames itself (its source
-# parameter), no camera process; *_sequential: the node without its prepare thread (each
-# frame from start to finish), to show what preparing frames while the model runs buys
-PIPELINE_MODELS = {'ort_int8': 'int8', 'ort_int8_incamera': 'int8',
-                   'ort_int8_sequential': 'int8', 'ort_fp32': 'onnx', 'course': 'pt'}
+# backend -> model; ov_*: OpenVINO runs the ONNX file; *_incamera: the classifier reading
+# the frames itself (its source parameter), no camera process; *_sequential: the node without
+# its prepare thread (each frame from start to finish), to show what preparing frames while
+# the model runs buys
+PIPELINE_MODELS = {'ort_int8': 'int8', 'ort_int8_incamera': 'int8', 'ov_int8': 'int8',
+                   'ov_int8_incamera': 'int8', 'ort_int8_sequential': 'int8', 'ort_fp32': 'onnx',
+                   'course': 'pt'}
 # the goal: through ROS on the default threads, at least 85 % of the model alone
-ACCEPTANCE = ('ort_int8_incamera', 0, 0.85)
+ACCEPTANCE = (('ort_int8_incamera', 'ov_int8_incamera'), 0, 0.85)
 SEQUENTIAL_NODES = {'course': '--course-node', 'ort_int8_sequential': '--sequential-node'}
 
 
@@ -601,7 +619,7 @@ def pipelines(models, frames, frames_dir, quick, threads_choices, backends=None,
     rounds, seconds, iterations = (1, 2.0, 20) if quick else (3, 5.0, 150)
     for repeat, backend, threads in (
             (repeat, backend, threads) for repeat in range(repeats)
-            for backend in PIPELINE_MODELS if not backends or backend in backends
+            for backend in here(PIPELINE_MODELS) if not backends or backend in backends
             for threads in (threads_choices if backend in ('ort_int8', 'ort_int8_incamera')
                             else [0])):
         key = PIPELINE_MODELS[backend]
@@ -633,9 +651,10 @@ def pipelines(models, frames, frames_dir, quick, threads_choices, backends=None,
             row['fps_over_course_pipeline'] = round(
                 row['throughput']['fps'] / course['throughput']['fps'], 2)
     from nano_vision.ml.predictor import physical_cores
-    backend, threads, goal = ACCEPTANCE
+    goal_backends, threads, goal = ACCEPTANCE
     for row in out:  # the default threads: 0, or as many as it means
-        if row['backend'] == backend and row['threads'] in (threads, physical_cores()):
+        backend = row['backend']
+        if backend in goal_backends and row['threads'] in (threads, physical_cores()):
             row['acceptance'] = {'goal_fps_over_model_only': goal,
                                  'met': row['fps_over_model_only'] >= goal}
             print(f'  acceptance: {backend} threads={row["threads"]} through ROS '
@@ -693,7 +712,8 @@ def accuracy(models, test_dir):
     images = [(cv2.imread(s.path, cv2.IMREAD_COLOR), s.label) for s in dataset.samples]
     out = {}
     for name, path in models.items():
-        predictor = load_predictor(path, 'cpu')
+        predictor = load_predictor(path, 'cpu', backend=engine(name) if
+                                   path.endswith('.onnx') else 'auto')
         right = sum(predictor.predict(image, 'bgr8').label == label for image, label in images)
         out[name] = round(right / len(images), 4)
     out['images'] = len(images)
@@ -820,7 +840,9 @@ def main():
             onnx_path, _ = export_onnx(checkpoint)
             int8_path, check = quantize_int8(checkpoint, count=32 if args.quick else 128)
             results['accuracy'] = accuracy(
-                {'torch_fp32': checkpoint, 'ort_fp32': onnx_path, 'ort_int8': int8_path},
+                {name: path for name, path in (
+                    ('torch_fp32', checkpoint), ('ort_fp32', onnx_path),
+                    ('ort_int8', int8_path), ('ov_int8', int8_path)) if here([name])},
                 paths['test'])
             results['accuracy']['int8_top1_agreement_on_calibration'] = \
                 check['top1_agreement']
@@ -898,7 +920,8 @@ def report(results):
               f"{row['throughput'].get('model_only_cpu_ms')} ms alone")
     if 'accuracy' in results:
         print(f"accuracy on {results['accuracy']['images']} held-out images: " + ', '.join(
-            f'{k} {v}' for k, v in results['accuracy'].items() if k.startswith(('torch', 'ort'))))
+            f'{k} {v}' for k, v in results['accuracy'].items()
+            if k.startswith(('torch', 'ort', 'ov'))))
     if 'training' in results:
         t = results['training']
         for name in ('full', 'frozen_cached'):

@@ -25,7 +25,7 @@ PURE = {'bags', 'camera', 'control', 'datasets', 'image', 'inference', 'paramete
         'scenes', 'web'}
 LAYERS = {**dict.fromkeys(PURE, 1), 'ml': 2, 'nodes': 3, 'tools': 4, '__main__': 4}
 # Third-party roots a layer may not import.
-TORCH = {'torch', 'torchvision', 'onnx', 'onnxruntime', 'tensorrt'}
+TORCH = {'torch', 'torchvision', 'onnx', 'onnxruntime', 'openvino', 'tensorrt'}
 # (ament_index_python, which finds installed files, is plain Python and allowed)
 ROS = {'rclpy', 'launch', 'launch_ros', 'rcl_interfaces', 'std_msgs', 'sensor_msgs',
        'geometry_msgs', 'nano_vision_msgs', 'builtin_interfaces'}

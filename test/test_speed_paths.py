@@ -3,7 +3,10 @@
 And the ONNX Runtime providers each device asks for (TensorRT included, without a GPU).
 """
 
+import logging
 import os
+import platform
+import sys
 
 import cv2
 import numpy as np
@@ -18,8 +21,8 @@ from nano_vision.ml.checkpoint import load_checkpoint  # noqa: E402
 from nano_vision.ml.data import FeatureDataset, SampleDataset  # noqa: E402
 from nano_vision.ml.engine import InputMaker  # noqa: E402
 from nano_vision.ml.model import backbone_of, build_model, head_module  # noqa: E402
-from nano_vision.ml.predictor import (load_predictor, onnx_providers, physical_cores,  # noqa: E402
-                                      tensorrt_cache_path)
+from nano_vision.ml.predictor import (load_predictor, onnx_backend, onnx_providers,  # noqa: E402
+                                      physical_cores, tensorrt_cache_path)
 from nano_vision.ml.recipe import TrainOptions  # noqa: E402
 from nano_vision.ml.train import train  # noqa: E402
 from nano_vision.tools.cli import main as cli  # noqa: E402
@@ -177,7 +180,7 @@ def test_int8_export_keeps_names_preprocessing_and_answers(squares_model, tmp_pa
                 '--calibration-count', '24']) == 0
     printed = capsys.readouterr().out
     assert 'calibrated on 24 images' in printed and 'top-1 agreement' in printed
-    int8 = load_predictor(str(out))
+    int8 = load_predictor(str(out), backend='onnxruntime')
     fp32 = load_predictor(result.model_path, device='cpu')
     assert int8.backend == 'onnxruntime'
     assert (int8.task, int8.names, int8.preprocessing) == (fp32.task, fp32.names,
@@ -206,6 +209,120 @@ def test_int8_export_without_calibration_images_says_what_to_give(squares_model,
     assert cli(['export', str(moved), '--int8', '--calibration', str(data),
                 '--calibration-count', '8']) == 0
     assert (tmp_path / 'moved.int8.onnx').exists()
+
+
+def test_int8_export_formats_give_the_same_answers_and_unknown_ones_are_refused(
+        squares_model, tmp_path, caplog):
+    onnx = pytest.importorskip('onnx')
+    from nano_vision.ml.export import quantize_int8
+    result, data = squares_model
+    paths = {}
+    for quant_format, weight_type in [('qdq', 'int8'), ('qoperator', 'int8'), ('qdq', 'uint8')]:
+        out = str(tmp_path / f'{quant_format}_{weight_type}.onnx')
+        paths[quant_format, weight_type], _ = quantize_int8(
+            result.model_path, out, count=8, quant_format=quant_format, weight_type=weight_type)
+    ops = {key: {node.op_type for node in onnx.load(path).graph.node}
+           for key, path in paths.items()}
+    assert 'QLinearConv' in ops['qoperator', 'int8'] and 'Conv' not in ops['qoperator', 'int8']
+    assert 'Conv' in ops['qdq', 'int8'] and 'QLinearConv' not in ops['qdq', 'int8']
+    weights = {key: {init.data_type for init in onnx.load(path).graph.initializer
+                     if len(init.dims) == 4} for key, path in paths.items()}
+    assert weights['qdq', 'int8'] == {onnx.TensorProto.INT8}
+    assert weights['qdq', 'uint8'] == {onnx.TensorProto.UINT8}
+    images = [cv2.imread(str(p)) for p in sorted((data / 'red').glob('*.png'))[:5] +
+              sorted((data / 'blue').glob('*.png'))[:5]]
+    with caplog.at_level(logging.WARNING):
+        predictors = {key: load_predictor(path) for key, path in paths.items()}
+    # OpenVINO cannot read ONNX Runtime's own operators: auto runs those with ONNX Runtime
+    assert predictors['qoperator', 'int8'].backend == 'onnxruntime'
+    if predictors['qdq', 'int8'].backend == 'openvino':
+        assert 'OpenVINO can read' in caplog.text and 'running it with ONNX Runtime' in caplog.text
+    labels = {key: [p.label for p in predictor.predict_batch(images, 'bgr8')]
+              for key, predictor in predictors.items()}
+    assert labels['qoperator', 'int8'] == labels['qdq', 'int8'] == labels['qdq', 'uint8']
+    for bad in ({'quant_format': 'qlinear'}, {'weight_type': 'int4'}):
+        with pytest.raises(ValueError, match='quant_format must be one of'):
+            quantize_int8(result.model_path, str(tmp_path / 'bad.onnx'), count=8, **bad)
+    assert not (tmp_path / 'bad.onnx').exists()
+
+
+@pytest.mark.parametrize('backend, device, machine, cuda, expected', [
+    ('auto', 'auto', 'x86_64', False, 'openvino'),
+    ('auto', 'cpu', 'AMD64', True, 'openvino'),
+    ('auto', 'auto', 'x86_64', True, 'onnxruntime'),  # a GPU first
+    ('auto', 'cuda', 'x86_64', True, 'onnxruntime'),
+    ('auto', 'tensorrt', 'x86_64', True, 'onnxruntime'),
+    ('auto', 'auto', 'aarch64', False, 'onnxruntime'),  # Jetson and other ARM boards
+    ('auto', 'cpu', 'aarch64', False, 'onnxruntime'),
+    ('onnxruntime', 'cpu', 'x86_64', False, 'onnxruntime'),
+    ('openvino', 'auto', 'x86_64', True, 'openvino'),
+])
+def test_each_machine_and_device_gets_its_onnx_engine(backend, device, machine, cuda, expected):
+    assert onnx_backend(backend, device, machine, openvino_found=True,
+                        cuda_found=cuda) == expected
+
+
+def test_without_openvino_auto_runs_onnx_runtime_and_says_so_on_x86_only(caplog):
+    with caplog.at_level(logging.WARNING):
+        assert onnx_backend('auto', 'cpu', 'aarch64', openvino_found=False) == 'onnxruntime'
+    assert caplog.text == ''  # nothing to say where ONNX Runtime is the engine anyway
+    with caplog.at_level(logging.WARNING):
+        assert onnx_backend('auto', 'cpu', 'x86_64', openvino_found=False) == 'onnxruntime'
+    assert 'openvino is not installed' in caplog.text and 'pip install openvino' in caplog.text
+
+
+@pytest.mark.parametrize('backend, device, found, message', [
+    ('openvino', 'cpu', False, 'openvino is not installed: pip install openvino'),
+    ('openvino', 'cuda', True, 'backend openvino runs on the CPU'),
+    ('openvino', 'tensorrt', True, 'backend openvino runs on the CPU'),
+    ('tvm', 'cpu', True, 'unknown backend'),
+])
+def test_backends_that_cannot_run_say_so(backend, device, found, message):
+    with pytest.raises(ValueError, match=message):
+        onnx_backend(backend, device, 'x86_64', openvino_found=found, cuda_found=False)
+
+
+def test_openvino_gives_onnx_runtimes_answers_and_is_x86s_default(squares_model, tmp_path,
+                                                                  monkeypatch, caplog):
+    pytest.importorskip('onnxruntime')
+    pytest.importorskip('openvino')
+    from nano_vision.ml.export import export_onnx, quantize_int8
+    result, data = squares_model
+    fp32, _ = export_onnx(result.model_path, str(tmp_path / 'squares.onnx'))
+    int8, _ = quantize_int8(result.model_path, str(tmp_path / 'squares.int8.onnx'), count=16)
+    images = [cv2.imread(str(p)) for p in sorted((data / 'red').glob('*.png'))[:6] +
+              sorted((data / 'blue').glob('*.png'))[:6]]
+    boxes = np.array([[0, 0, 32, 32], [16, 16, 48, 48], [8, 0, 56, 40]])
+    # int8: two engines, two sets of integer kernels; fp32: the same arithmetic
+    for path, atol in ((fp32, 1e-4), (int8, 0.03)):
+        ort = load_predictor(path, 'cpu', backend='onnxruntime')
+        ov = load_predictor(path, 'cpu', backend='openvino')
+        assert (ort.backend, ov.backend, ov.device) == ('onnxruntime', 'openvino', 'cpu')
+        assert (ov.task, ov.names, ov.preprocessing, ov.metadata) == (
+            ort.task, ort.names, ort.preprocessing, ort.metadata)
+        for a, b in zip(ort.predict_batch(images, 'bgr8'), ov.predict_batch(images, 'bgr8')):
+            assert a.label == b.label
+            np.testing.assert_allclose(a.probabilities, b.probabilities, atol=atol)
+        for image in images[:2]:  # a batch of windows, one frame at a time
+            np.testing.assert_allclose(ov.predict_windows(image, boxes, 'bgr8'),
+                                       ort.predict_windows(image, boxes, 'bgr8'), atol=atol)
+    monkeypatch.setattr(platform, 'machine', lambda: 'x86_64')
+    assert load_predictor(int8, 'cpu').backend == 'openvino'
+    assert load_predictor(int8, 'cpu', backend='onnxruntime').backend == 'onnxruntime'
+    monkeypatch.setitem(sys.modules, 'openvino', None)  # as if not installed
+    with caplog.at_level(logging.WARNING):
+        fallback = load_predictor(int8, 'cpu')
+    assert fallback.backend == 'onnxruntime' and 'openvino is not installed' in caplog.text
+    with pytest.raises(ValueError, match='openvino is not installed'):
+        load_predictor(int8, 'cpu', backend='openvino')
+
+
+def test_a_backend_for_a_checkpoint_says_to_export_first(squares_model):
+    result, _ = squares_model
+    with pytest.raises(ValueError, match='backend openvino runs ONNX models: export'):
+        load_predictor(result.model_path, 'cpu', backend='openvino')
+    with pytest.raises(ValueError, match='unknown backend'):
+        load_predictor(result.model_path, 'cpu', backend='tvm')
 
 
 def test_backbone_features_feed_the_head_as_the_model_does():

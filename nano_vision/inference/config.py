@@ -14,6 +14,13 @@ _DEVICE = ParamSpec('device', 'auto', 'Where the model runs: auto (CUDA when ava
                     'CPU; the engine is built at the first start, which takes minutes, and '
                     'cached in <model>.trt_cache/; needs an onnxruntime-gpu with TensorRT).',
                     choices=('auto', 'cpu', 'cuda', 'tensorrt'))
+# what runs .onnx models (nano_vision.ml.predictor.onnx_backend chooses for auto)
+BACKENDS = ('auto', 'onnxruntime', 'openvino')
+_BACKEND = ParamSpec('backend', 'auto', 'What runs .onnx models: auto (OpenVINO on an x86 CPU '
+                     'when it is installed and the model runs on the CPU, else ONNX Runtime), '
+                     'onnxruntime (CPU, CUDA or TensorRT, see device; the steadier choice on '
+                     'cores other processes keep busy), or openvino (the CPU).',
+                     choices=BACKENDS)
 _TRANSPORT = ParamSpec('image_transport', 'raw', 'raw subscribes to image '
                        '(sensor_msgs/Image), compressed to image/compressed '
                        '(sensor_msgs/CompressedImage).', choices=('raw', 'compressed'))
@@ -41,7 +48,7 @@ _CAMERA = (_SOURCE,) + tuple(
     for spec in CAMERA_PARAMETERS if spec.name in IN_PROCESS_CAMERA)
 
 CLASSIFIER_PARAMETERS = (
-    _MODEL, _DEVICE, _TRANSPORT, _EXPECTED,
+    _MODEL, _DEVICE, _BACKEND, _TRANSPORT, _EXPECTED,
     ParamSpec('min_confidence', 0.0, 'Below this probability the label is "unknown" '
               '(class_id -1); probabilities are still published.', read_only=False,
               min_value=0.0, max_value=1.0),
@@ -51,14 +58,14 @@ CLASSIFIER_PARAMETERS = (
 )
 
 REGRESSOR_PARAMETERS = (
-    _MODEL, _DEVICE, _TRANSPORT, _EXPECTED,
+    _MODEL, _DEVICE, _BACKEND, _TRANSPORT, _EXPECTED,
     ParamSpec('keypoint', '', 'Keypoint published on point (geometry_msgs/PointStamped); '
               "empty: the model's first keypoint."),
     _STATS, _THREADS, *_CAMERA,
 )
 
 DETECTOR_PARAMETERS = (
-    _MODEL, _DEVICE, _TRANSPORT, _EXPECTED,
+    _MODEL, _DEVICE, _BACKEND, _TRANSPORT, _EXPECTED,
     ParamSpec('window_size', 0.5, "Window side: a fraction of the frame's shorter side (<= 1) "
               'or pixels (> 1).', read_only=False, min_value=0.01, max_value=4096.0),
     ParamSpec('window_stride', 0.5, 'Step between windows, as a fraction of the window side.',
@@ -134,6 +141,7 @@ class ClassifierConfig(_ModelNodeConfig):
 
     model: str
     device: str
+    backend: str
     image_transport: str
     expected_names: str
     min_confidence: float
@@ -150,6 +158,7 @@ class RegressorConfig(_ModelNodeConfig):
 
     model: str
     device: str
+    backend: str
     image_transport: str
     expected_names: str
     keypoint: str
@@ -170,6 +179,7 @@ class DetectorConfig(_ModelNodeConfig):
 
     model: str
     device: str
+    backend: str
     image_transport: str
     expected_names: str
     window_size: float

@@ -125,7 +125,12 @@ def _calibration_batches(checkpoint, paths):
     return np.stack([preprocessing(read_rgb(path), 'rgb8') for path in paths])
 
 
-def quantize_int8(model_path, out=None, calibration=None, count=128, opset=17, seed=0):
+QUANT_FORMATS = ('qdq', 'qoperator')
+WEIGHT_TYPES = ('int8', 'uint8')
+
+
+def quantize_int8(model_path, out=None, calibration=None, count=128, opset=17, seed=0,
+                  quant_format='qdq', weight_type='int8'):
     """Write an int8 ONNX export of ``model_path``; return ``(out, check)``.
 
     ONNX Runtime static quantisation: QDQ format, per-channel int8 weights,
@@ -137,7 +142,12 @@ def quantize_int8(model_path, out=None, calibration=None, count=128, opset=17, s
 
     :param calibration: dataset folder; default: the training images of the
         dataset recorded in the checkpoint
-    :raises ValueError: no calibration images (the message says what to give)
+    :param quant_format: ``qdq`` (QuantizeLinear/DequantizeLinear around float operators:
+        ONNX Runtime and OpenVINO both run it) or ``qoperator`` (QLinearConv and
+        ONNX Runtime's own quantised operators: ONNX Runtime only)
+    :param weight_type: ``int8`` (uint8 x int8 products, the VNNI kernels) or ``uint8``
+    :raises ValueError: no calibration images (the message says what to give), or an
+        unknown format or weight type
     """
     import tempfile
 
@@ -148,6 +158,9 @@ def quantize_int8(model_path, out=None, calibration=None, count=128, opset=17, s
     from onnxruntime.quantization.shape_inference import quant_pre_process
     if count < 1:
         raise ValueError(f'calibration count must be >= 1, got {count}')
+    if quant_format not in QUANT_FORMATS or weight_type not in WEIGHT_TYPES:
+        raise ValueError(f'quant_format must be one of {QUANT_FORMATS} and weight_type one of '
+                         f'{WEIGHT_TYPES}, got {quant_format!r} and {weight_type!r}')
     checkpoint = load_checkpoint(model_path)
     paths = calibration_images(checkpoint, calibration, count, seed)
     batch = _calibration_batches(checkpoint, paths)
@@ -170,8 +183,11 @@ def quantize_int8(model_path, out=None, calibration=None, count=128, opset=17, s
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             quantize_static(prepared, os.path.join(tmp, 'int8.onnx'), _Reader(),
-                            quant_format=QuantFormat.QDQ, per_channel=True,
-                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+                            quant_format={'qdq': QuantFormat.QDQ,
+                                          'qoperator': QuantFormat.QOperator}[quant_format],
+                            per_channel=True, activation_type=QuantType.QUInt8,
+                            weight_type={'int8': QuantType.QInt8,
+                                         'uint8': QuantType.QUInt8}[weight_type])
         proto = onnx.load(os.path.join(tmp, 'int8.onnx'))
     _save(proto, checkpoint, out)
 

@@ -1,17 +1,25 @@
 """Run a model file on frames: PyTorch checkpoints and ONNX exports behind one interface."""
 
+import importlib.util
 import json
+import logging
 import os
+import platform
 
 import numpy as np
 import torch
 
 from nano_vision.image.preprocess import Preprocessing
+from nano_vision.inference.config import BACKENDS
 from nano_vision.inference.predictions import decode, outputs_problem, softmax
 from nano_vision.inference.windows import crops
 from nano_vision.ml.checkpoint import (checkpoint_preprocessing, load_checkpoint,
                                        model_from_checkpoint)
+# physical_cores: of this module's interface too (nano_vision.ml.cpu has no torch)
+from nano_vision.ml.cpu import onnx_session_options, openvino_config, physical_cores  # noqa: F401
 from nano_vision.ml.model import select_device
+
+logger = logging.getLogger(__name__)
 
 
 class Predictor:
@@ -98,20 +106,6 @@ class Predictor:
         return self.probabilities(batch)
 
 
-def physical_cores():
-    """Return the number of physical cores this process may run on (hyperthreads count once)."""
-    cpus = os.sched_getaffinity(0) if hasattr(os, 'sched_getaffinity') else \
-        range(os.cpu_count() or 1)
-    cores = set()
-    for cpu in cpus:
-        try:
-            with open(f'/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list') as f:
-                cores.add(f.read().strip())
-        except OSError:
-            cores.add(str(cpu))
-    return max(1, len(cores))
-
-
 class TorchPredictor(Predictor):
     """A checkpoint run with PyTorch (CPU or CUDA)."""
 
@@ -187,15 +181,7 @@ class OnnxPredictor(Predictor):
     def __init__(self, path, device='auto', threads=0):
         """Open ``path`` with ONNX Runtime on ``device`` (see :func:`onnx_providers`)."""
         import onnxruntime
-        options = onnxruntime.SessionOptions()
-        # one thread per physical core: hyperthreads share the same vector units
-        options.intra_op_num_threads = threads if threads > 0 else physical_cores()
-        options.inter_op_num_threads = 1
-        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # idle threads sleep instead of spinning: on a small machine the camera, DDS and the
-        # other nodes need those cores between frames (measured: bench/speed.py)
-        options.add_session_config_entry('session.intra_op.allow_spinning', '0')
+        options = onnx_session_options(threads)
         providers = onnx_providers(device, onnxruntime.get_available_providers(), path)
         if isinstance(providers[0], tuple):  # TensorRT writes its engines there
             try:
@@ -215,37 +201,150 @@ class OnnxPredictor(Predictor):
                              f'{self.device}; its log above says why): check that '
                              "JetPack's TensorRT libraries are installed, or use device cuda")
         meta = self.session.get_modelmeta().custom_metadata_map
-        if 'nano_vision' not in meta:
-            raise ValueError(f'{path} was not exported by nano-vision export: it has no '
-                             'names or preprocessing in its metadata')
-        info = json.loads(meta['nano_vision'])
-        self.metadata = info
-        self.task = info['task']
-        self.names = tuple(info['names'])
-        self.preprocessing = Preprocessing.from_dict(info['preprocessing'])
+        _take_metadata(self, path, meta.get('nano_vision'), self.session.get_outputs()[0].shape)
         self._input = self.session.get_inputs()[0].name
-        shape = self.session.get_outputs()[0].shape
-        problem = outputs_problem(self.task, list(self.names),
-                                  shape[-1] if len(shape) == 2 else shape)
-        if problem:
-            raise ValueError(f'{path}: {problem}')
 
     def run(self, batch):
         """Return raw outputs for a preprocessed batch."""
         return self.session.run(None, {self._input: np.asarray(batch, np.float32)})[0]
 
 
-def load_predictor(path, device='auto', threads=0):
-    """Return the predictor of a model file: ``.onnx`` -> ONNX Runtime, else PyTorch.
+def _take_metadata(predictor, path, text, output_shape):
+    """Give ``predictor`` the task, names and preprocessing of an ONNX export.
+
+    :param text: the export's ``nano_vision`` metadata (JSON), or None
+    :param output_shape: the model output's shape (its last entry: values per image)
+    :raises ValueError: not a nano-vision export, or outputs that do not fit its names
+    """
+    if text is None:
+        raise ValueError(f'{path} was not exported by nano-vision export: it has no '
+                         'names or preprocessing in its metadata')
+    info = json.loads(text)
+    predictor.metadata = info
+    predictor.task = info['task']
+    predictor.names = tuple(info['names'])
+    predictor.preprocessing = Preprocessing.from_dict(info['preprocessing'])
+    shape = list(output_shape)
+    problem = outputs_problem(predictor.task, list(predictor.names),
+                              shape[-1] if len(shape) == 2 else shape)
+    if problem:
+        raise ValueError(f'{path}: {problem}')
+
+
+class OpenVinoPredictor(Predictor):
+    """An ONNX export run by OpenVINO's CPU plugin; names and preprocessing as ONNX's.
+
+    The plugin reads the ONNX file itself, int8 QDQ exports included, and compiles
+    it for latency: one stream, one thread per physical core (or ``threads``), float
+    parts in f32.
+    """
+
+    backend = 'openvino'
+    device = 'cpu'
+
+    def __init__(self, path, threads=0):
+        """Compile ``path`` for this machine's CPU."""
+        import openvino
+        core = openvino.Core()
+        try:
+            model = core.read_model(path)
+        except Exception as exc:  # noqa: B902 - OpenVINO raises its own exception types
+            raise ValueError(f'{path} is not an ONNX model OpenVINO can read (use backend '
+                             f'onnxruntime): {exc}') from None
+        key = ['framework', 'nano_vision']  # where OpenVINO keeps ONNX metadata
+        _take_metadata(self, path, model.get_rt_info(key).astype(str)
+                       if model.has_rt_info(key) else None,
+                       [dim.get_length() if dim.is_static else -1
+                        for dim in model.output(0).get_partial_shape()])
+        try:
+            self.compiled = core.compile_model(model, 'CPU', openvino_config(threads))
+        except Exception as exc:  # noqa: B902
+            raise ValueError(f'OpenVINO cannot compile {path} for this CPU: {exc}') from None
+        self.request = self.compiled.create_infer_request()
+
+    def run(self, batch):
+        """Return raw outputs for a preprocessed batch (a copy: the request reuses its own)."""
+        self.request.infer({0: np.asarray(batch, np.float32)})
+        return self.request.get_output_tensor(0).data.copy()
+
+
+X86 = ('x86_64', 'amd64', 'i686', 'i386')
+OPENVINO_HELP = 'pip install openvino (requirements/python.txt names the tested version)'
+
+
+def onnx_backend(backend, device, machine=None, openvino_found=None, cuda_found=None):
+    """Return which engine runs an ONNX model: ``onnxruntime`` or ``openvino``.
+
+    ``auto`` picks OpenVINO on an x86 CPU (where it measured faster with a core to spare,
+    slower on cores other processes keep busy: docs/benchmarks.md)
+    when it is installed and the model runs on the CPU (``device`` cpu, or auto without
+    CUDA in ONNX Runtime); everything else, ARM and Jetson included, gets ONNX Runtime
+    (and its CUDA and TensorRT providers). Without OpenVINO ``auto`` says so in the log
+    and runs ONNX Runtime (as :func:`load_predictor` does for a model OpenVINO cannot
+    read).
+
+    :param machine: ``platform.machine()``; the others: whether openvino imports and
+        ONNX Runtime has CUDA (found out when None)
+    :raises ValueError: an unknown backend, or openvino asked for and not installed or
+        with a device other than cpu or auto
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f'unknown backend {backend!r}: use {", ".join(BACKENDS)}')
+    if backend == 'onnxruntime':
+        return backend
+    if openvino_found is None:
+        openvino_found = importlib.util.find_spec('openvino') is not None
+    if backend == 'openvino':
+        if device not in ('auto', 'cpu'):
+            raise ValueError(f'backend openvino runs on the CPU: use device cpu or auto, not '
+                             f'{device}, or backend onnxruntime')
+        if not openvino_found:
+            raise ValueError(f'backend openvino asked for, but openvino is not installed: '
+                             f'{OPENVINO_HELP}, or use backend onnxruntime')
+        return backend
+    machine = (machine if machine is not None else platform.machine()).lower()
+    if device not in ('auto', 'cpu') or machine not in X86:
+        return 'onnxruntime'
+    if device == 'auto':
+        if cuda_found is None:
+            import onnxruntime
+            cuda_found = 'CUDAExecutionProvider' in onnxruntime.get_available_providers()
+        if cuda_found:
+            return 'onnxruntime'
+    if not openvino_found:
+        logger.warning('openvino is not installed: running the ONNX model with ONNX Runtime '
+                       '(OpenVINO is the faster engine on x86 CPUs: %s)', OPENVINO_HELP)
+        return 'onnxruntime'
+    return 'openvino'
+
+
+def load_predictor(path, device='auto', threads=0, backend='auto'):
+    """Return the predictor of a model file: ``.onnx`` -> ONNX Runtime or OpenVINO, else PyTorch.
 
     :param device: ``auto``, ``cpu``, ``cuda``, or ``tensorrt`` (``.onnx`` files only)
-    :raises ValueError: a missing or unusable model, or a device it cannot run on
+    :param backend: for ``.onnx`` files: ``auto`` (see :func:`onnx_backend`),
+        ``onnxruntime`` or ``openvino``
+    :raises ValueError: a missing or unusable model, or a device or backend it cannot run on
     """
     if str(path).endswith('.onnx'):
+        engine = onnx_backend(backend, device)
         if not os.path.isfile(path):
             raise ValueError(f'model file {path} does not exist')
+        if engine == 'openvino':
+            try:
+                return OpenVinoPredictor(path, threads)
+            except ValueError as exc:
+                if backend != 'auto':
+                    raise
+                # e.g. a QOperator export: ONNX Runtime's own operators
+                logger.warning('%s; running it with ONNX Runtime', exc)
         return OnnxPredictor(path, device, threads)
     if device == 'tensorrt':
         raise ValueError(f'device tensorrt runs ONNX models: export {path} with nano-vision '
                          'export MODEL.pt --onnx and give the .onnx file')
+    if backend not in BACKENDS:
+        raise ValueError(f'unknown backend {backend!r}: use {", ".join(BACKENDS)}')
+    if backend != 'auto':
+        raise ValueError(f'backend {backend} runs ONNX models: export {path} with nano-vision '
+                         'export MODEL.pt --onnx (or --int8) and give the .onnx file')
     return TorchPredictor(load_checkpoint(path), device, threads)

@@ -70,7 +70,7 @@ class InferenceNode(NanoVisionNode):
 
         from nano_vision.ml.predictor import load_predictor  # torch loads with the model
         self.predictor = load_predictor(self.config.model, self.config.device,
-                                        self.config.threads)
+                                        self.config.threads, self.config.backend)
         if self.predictor.task != self.task:
             raise ValueError(
                 f'{self.config.model} is a {self.predictor.task} model; run it with the '

@@ -17,7 +17,7 @@ import json
 import logging
 import sys
 
-from nano_vision.inference.config import DETECTOR_PARAMETERS
+from nano_vision.inference.config import BACKENDS, DETECTOR_PARAMETERS
 from nano_vision.scenes import SCENES
 from nano_vision.tools.demo.plan import PROJECTS
 
@@ -128,7 +128,7 @@ def _detect(predictor, image, path, args, settings):
 def _predict(args):
     import cv2
     from nano_vision.ml.predictor import load_predictor
-    predictor = load_predictor(args.model, device=args.device)
+    predictor = load_predictor(args.model, device=args.device, backend=args.backend)
     settings = None
     if args.windows:
         try:
@@ -294,6 +294,9 @@ def build_parser():
     predict.add_argument('images', nargs='+')
     predict.add_argument('--device', default='auto',
                          help='auto, cpu, cuda, or tensorrt (.onnx models)')
+    predict.add_argument('--backend', default='auto', choices=BACKENDS,
+                         help='engine of .onnx models: auto (OpenVINO on an x86 CPU when it is '
+                         'installed, else ONNX Runtime), onnxruntime or openvino')
     predict.add_argument('--min-confidence', type=float, default=0.0)
     predict.add_argument('--json', action='store_true', help='print JSON')
     windows = predict.add_argument_group(
