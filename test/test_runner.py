@@ -132,3 +132,49 @@ def test_the_first_end_decides_and_destroying_twice_releases_once(ros, monkeypat
     node.destroy_node()
     node.destroy_node()
     assert Scripted.released == [(True, True)]
+
+
+# A node whose main thread is nearly always inside a callback when the signal comes.
+BUSY_NODE = """
+import sys, time
+from nano_vision.nodes.base import NanoVisionNode
+from nano_vision.nodes.runner import run_node
+
+class Busy(NanoVisionNode):
+    def __init__(self, **kwargs):
+        super().__init__('busy', **kwargs)
+        self.create_timer(0.001, self.work)
+
+    def work(self):
+        print('start', flush=True)
+        end = time.monotonic() + 0.05
+        while time.monotonic() < end:
+            pass
+        print('end', flush=True)
+
+sys.exit(run_node(Busy, 'busy', ['--ros-args', '-r', '__ns:=/%s'], events_executor=%s))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('events', [True, False])
+def test_a_stop_signal_never_cuts_a_callback_short(events):
+    import signal
+    import subprocess
+    import sys
+    script = BUSY_NODE % (f't_busy_{uuid.uuid4().hex[:8]}', events)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        process = subprocess.Popen([sys.executable, '-c', script], stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True)
+        lines = []
+        while lines.count('end') < 5:  # spinning, mostly inside work()
+            lines.append(process.stdout.readline().strip())
+            assert lines[-1] or process.poll() is None, '\n'.join(lines)
+        process.send_signal(sig)
+        output, _ = process.communicate(timeout=10)
+        lines += output.splitlines()
+        assert process.returncode == 0, '\n'.join(lines)
+        assert 'Traceback' not in output and 'Exception' not in output, output
+        # every callback that started ran to its end
+        work = [line for line in lines if line in ('start', 'end')]
+        assert work.count('start') == work.count('end') and work[-1] == 'end', lines[-6:]

@@ -24,6 +24,8 @@ STARTUP_ERRORS = (ValueError, OSError, RuntimeError, ParameterException)
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # Set once a stop signal has come.
 _STOP = threading.Event()
+# Set while run_node's loop spins the node (set up and torn down around it).
+_SPINNING = threading.Event()
 
 
 def _interrupt(signum, frame):
@@ -31,11 +33,17 @@ def _interrupt(signum, frame):
 
     A terminal's Ctrl-C reaches every process of its group, and ros2 launch sends each
     node one more: a second KeyboardInterrupt would break the clean-up with a traceback.
+    While the node starts (a model loading, a camera opening) the signal breaks out of
+    it with a KeyboardInterrupt. Once it spins, nothing is raised: the exception would
+    land in whatever callback the main thread runs, where the executor logs it and
+    carries on, and a callback cut anywhere can leave the node unable to stop; the spin
+    loop sees the stop instead, within one turn.
     """
     for number in STOP_SIGNALS:
         signal.signal(number, signal.SIG_IGN)
     _STOP.set()
-    raise KeyboardInterrupt(f'signal {signum}')
+    if not _SPINNING.is_set():
+        raise KeyboardInterrupt(f'signal {signum}')
 
 
 def make_executor(events, context=None):
@@ -81,6 +89,7 @@ def run_node(node_class, name, args=None, stop_in_python=False, events_executor=
     # Before rclpy.init: rclpy's own handler (when installed) shuts the context down
     # and then calls this one.
     _STOP.clear()
+    _SPINNING.clear()
     saved = {number: signal.signal(number, _interrupt) for number in STOP_SIGNALS}
     with on_loopback():  # localhost-only discovery: every DDS socket on 127.0.0.1
         if stop_in_python:
@@ -95,7 +104,8 @@ def run_node(node_class, name, args=None, stop_in_python=False, events_executor=
         node = node_class()
         executor = make_executor(events_executor)
         executor.add_node(node)
-        while rclpy.ok() and not node.done.is_set():
+        _SPINNING.set()
+        while rclpy.ok() and not node.done.is_set() and not _STOP.is_set():
             try:
                 executor.spin_once(timeout_sec=0.2)
             except (RuntimeError, SystemError) as exc:
@@ -122,6 +132,7 @@ def run_node(node_class, name, args=None, stop_in_python=False, events_executor=
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
+        _SPINNING.clear()  # a stop signal during the clean-up above cut nothing short
         if not _STOP.is_set():
             # no stop signal came (the node ended or could not start): give the caller
             # its handlers back; after one, the process is ending and keeps ignoring them
