@@ -44,7 +44,8 @@ class OverlayNode(NanoVisionNode):
                 self.create_subscription(Image, 'heatmap', self._on_heatmap, 10)
 
     def _on_image(self, msg):
-        self._paired(stamp_ns(msg.header), self.matcher.add_frame(stamp_ns(msg.header), msg))
+        stamp = stamp_ns(msg.header)
+        self._paired(stamp, self.matcher.add_frame(stamp, msg))
 
     def _on_prediction(self, msg):
         stamp = stamp_ns(msg.header)

@@ -92,7 +92,8 @@ class ObjectsScene(Scene):
     def draw(self, canvas, state):
         """Draw the shapes of ``state`` (outlined, so they stand out from any background)."""
         height, width = canvas.shape[:2]
-        for obj, (_, (x, y, w, h)) in zip(state.objects, self.boxes(state, width, height)):
+        boxes = tuple(self.boxes(state, width, height))
+        for obj, (_, (x, y, w, h)) in zip(state.objects, boxes):
             outline = tuple(int(c * 0.4) for c in obj.colour)
             thickness = max(1, w // 16)
             if obj.label == 'circle':
@@ -111,8 +112,7 @@ class ObjectsScene(Scene):
             points = np.round(np.asarray(corners, np.float64) * ONE).astype(np.int32)
             cv2.fillConvexPoly(canvas, points, obj.colour, cv2.LINE_AA, SHIFT)
             cv2.polylines(canvas, [points], True, outline, thickness, cv2.LINE_AA, SHIFT)
-        return SceneTruth(self.name, '', width, height, (),
-                          tuple(self.boxes(state, width, height)))
+        return SceneTruth(self.name, '', width, height, (), boxes)
 
 
 def _overlap(a, b, gap=0.02):
