@@ -326,6 +326,21 @@ def test_defaults_follow_the_data():
     assert recipe.batch_size_for(40, 32) == 8
 
 
+def test_data_loading_processes_follow_the_device(trained):
+    from nano_vision.ml import recipe
+    assert recipe.workers_for(-1, 'cpu', 16) == 0          # the model needs every core
+    assert recipe.workers_for(-1, 'cuda', 16) == recipe.MAX_CUDA_WORKERS
+    assert recipe.workers_for(-1, 'cuda', 4) == 3          # a Jetson Nano: one core kept
+    assert recipe.workers_for(-1, 'cuda', 1) == 0
+    assert recipe.workers_for(2, 'cpu', 16) == 2           # asked for: as asked
+    assert recipe.workers_for(0, 'cuda', 16) == 0
+    # the fixture trained with the default on this CPU: no processes, recorded
+    options = load_checkpoint(trained.model_path)['train_options']
+    assert options['workers'] == -1 and options['workers_used'] == 0
+    with pytest.raises(ValueError, match='workers must be >= 0'):
+        TrainOptions(data='d', workers=-2).check()
+
+
 def test_precision_follows_the_cpu_and_refuses_what_it_cannot_run():
     from nano_vision.ml import engine
     # torch has no public bf16 query; if its private checks move, fp32 is used (slower):

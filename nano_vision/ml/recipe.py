@@ -35,6 +35,8 @@ STEPS = 500
 MIN_EPOCHS, MAX_EPOCHS = 10, 60
 #: Steps per epoch the batch rule keeps at least, so small sets still get many updates.
 MIN_STEPS_PER_EPOCH = 12
+#: Data-loading processes on a CUDA GPU at most (4 and 8 fed an H100 alike: docs/training.md).
+MAX_CUDA_WORKERS = 4
 
 
 def image_size_for(sizes, arch='resnet18'):
@@ -79,6 +81,24 @@ def batch_size_for(train_items, batch_size):
     batch): 200 training images go in batches of 16.
     """
     return max(1, min(batch_size, max(8, train_items // MIN_STEPS_PER_EPOCH)))
+
+
+def workers_for(workers, device_type, cores):
+    """Return the data-loading processes for the ``--workers`` option (-1: chosen here).
+
+    -1: none on the CPU, where the model needs every core; on a CUDA GPU one per
+    core up to MAX_CUDA_WORKERS, a core left for the training loop. Decoding and the
+    affine in the training process kept an H100 at 341 images/s where 4 processes
+    gave 833 (docs/training.md).
+
+    :param device_type: ``cpu`` or ``cuda`` (torch.device.type)
+    :param cores: the machine's cores (os.cpu_count())
+    """
+    if workers >= 0:
+        return workers
+    if device_type != 'cuda':
+        return 0
+    return max(0, min(MAX_CUDA_WORKERS, cores - 1))
 
 
 def flips_for(hflip, task):
@@ -173,8 +193,9 @@ class TrainOptions:
     scale: float = _option(0.1, 'max zoom in/out fraction (default %(default)s)')
     shift: float = _option(0.1, 'max shift fraction (default %(default)s)')
     device: str = _option('auto', 'auto, cpu or cuda')
-    workers: int = _option(0, 'data loading processes (default %(default)s: on a CPU the model '
-                           'needs every core)')
+    workers: int = _option(-1, 'data loading processes (default %(default)s: none on a CPU, '
+                           'where the model needs every core; on a CUDA GPU one per core, up '
+                           f'to {MAX_CUDA_WORKERS}, leaving one for the training loop)')
     resume: str = _option('', 'continue from a <model>.last.pt file')
     save_interval_sec: float = _option(
         60.0, 'seconds between writes of the model and resume files (always written at the '
@@ -207,6 +228,9 @@ class TrainOptions:
             if choices and value not in choices:
                 raise ValueError(f'{option.name} must be one of {", ".join(choices)}, '
                                  f'got {value!r}')
+        if self.workers < -1:
+            raise ValueError(f'workers must be >= 0 (or -1: chosen for the device), got '
+                             f'{self.workers}')
         if self.warmup_epochs < 0:
             raise ValueError(f'warmup_epochs must be >= 0, got {self.warmup_epochs}')
         if not self.out.endswith('.pt'):

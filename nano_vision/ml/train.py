@@ -142,9 +142,11 @@ def _banner(run, options, device, precision, resumed, weights):
     """
     names = {'imagenet': 'ImageNet weights', 'none': 'from scratch'}
     start_from = 'resumed' if resumed else names.get(weights, f'weights from {weights}')
+    workers = run.record.get('workers_used', 0)
     return (f'training {run.arch} ({start_from}'
             f'{", frozen backbone" if options.freeze_backbone else ""}) on {device} in '
-            f'{precision}, {run.image_size} px, batch {run.batch_size}, lr {run.lr:.2g}, up to '
+            f'{precision}, {run.image_size} px, batch {run.batch_size}, lr {run.lr:.2g}'
+            f'{f", {workers} loading processes" if workers else ""}, up to '
             f'{run.epochs} epochs; model -> {options.out}')
 
 
@@ -341,9 +343,10 @@ class _Run:
         train_set = SampleDataset(self.train_samples, self.names, self.task,
                                   self.preprocessing, self.augmentation)
         val_set = SampleDataset(self.val_samples, self.names, self.task, self.preprocessing)
-        return self.batches(train_set, val_set, num_workers=options.workers,
-                            pin_memory=device.type == 'cuda',
-                            persistent_workers=options.workers > 0)
+        workers = recipe.workers_for(options.workers, device.type, os.cpu_count() or 1)
+        self.record['workers_used'] = workers
+        return self.batches(train_set, val_set, num_workers=workers,
+                            pin_memory=device.type == 'cuda', persistent_workers=workers > 0)
 
     def batches(self, train_set, val_set, **loader_keywords):
         """Return loaders of ``train_set`` (shuffled, full batches) and ``val_set`` (in order)."""
