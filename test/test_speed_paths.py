@@ -112,7 +112,6 @@ CPU, CUDA, TRT = 'CPUExecutionProvider', 'CUDAExecutionProvider', 'TensorrtExecu
     ('auto', [CUDA, CPU], [CUDA, CPU]),
     ('auto', [TRT, CUDA, CPU], [CUDA, CPU]),  # TensorRT builds for minutes: only when asked
     ('cuda', [TRT, CUDA, CPU], [CUDA, CPU]),
-    ('cuda', [CPU], [CPU]),
     ('tensorrt', [TRT, CUDA, CPU], [TRT, CUDA, CPU]),
     ('tensorrt', [TRT, CPU], [TRT, CPU]),
 ])
@@ -131,17 +130,18 @@ def test_tensorrt_runs_in_fp16_and_caches_its_engines_beside_the_model(tmp_path)
     assert tensorrt_cache_path('face.int8.onnx') == os.path.abspath('face.int8.trt_cache')
 
 
-@pytest.mark.parametrize('device, message', [
-    ('tensorrt', 'no TensorrtExecutionProvider .*onnxruntime-gpu.*Jetson Zoo'),
-    ('cuda:1', 'unknown device'),
-    ('gpu', 'unknown device'),
+@pytest.mark.parametrize('device, available, message', [
+    ('tensorrt', [CUDA, CPU], 'no TensorrtExecutionProvider .*onnxruntime-gpu.*Jetson Zoo'),
+    ('cuda', [CPU], 'no CUDAExecutionProvider .*pip install onnxruntime-gpu'),
+    ('cuda:1', [CUDA, CPU], 'unknown device'),
+    ('gpu', [CUDA, CPU], 'unknown device'),
 ])
-def test_devices_that_cannot_run_say_so(device, message):
+def test_devices_that_cannot_run_say_so(device, available, message):
     with pytest.raises(ValueError, match=message):
-        onnx_providers(device, [CUDA, CPU], 'face.onnx')
+        onnx_providers(device, available, 'face.onnx')
 
 
-def test_tensorrt_without_its_provider_stops_at_load_with_what_to_install(tmp_path):
+def test_a_gpu_device_without_its_provider_stops_at_load_with_what_to_install(tmp_path):
     pytest.importorskip('onnxruntime')
     from nano_vision.ml.checkpoint import make_checkpoint, save_checkpoint
     from nano_vision.ml.export import export_onnx
@@ -155,6 +155,9 @@ def test_tensorrt_without_its_provider_stops_at_load_with_what_to_install(tmp_pa
         pytest.skip('this ONNX Runtime has TensorRT')
     with pytest.raises(ValueError, match='onnxruntime-gpu built with TensorRT'):
         load_predictor(onnx_path, device='tensorrt')
+    if CUDA not in onnxruntime.get_available_providers():  # asked for: no quiet CPU instead
+        with pytest.raises(ValueError, match='no CUDAExecutionProvider'):
+            load_predictor(onnx_path, device='cuda')
     assert not (tmp_path / 'm.trt_cache').exists()  # nothing written for a failed start
     with pytest.raises(ValueError, match='device tensorrt runs ONNX models'):
         load_predictor(str(model), device='tensorrt')

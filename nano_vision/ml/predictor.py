@@ -134,6 +134,19 @@ TENSORRT_HELP = ('install an onnxruntime-gpu built with TensorRT (on a Jetson: t
                  "NVIDIA's Jetson wheels; on a PC: onnxruntime-gpu with NVIDIA's TensorRT "
                  'libraries), or run with device cuda or cpu')
 
+# what to install when CUDA is asked for and missing
+CUDA_HELP = ('install onnxruntime-gpu in place of onnxruntime (on a PC: pip install '
+             'onnxruntime-gpu; on a Jetson: the wheel for your JetPack from the Jetson Zoo), '
+             'or run with device auto or cpu')
+
+# what to check when a provider is in the build but its libraries do not load
+LIBRARIES_HELP = {
+    'tensorrt': "check that JetPack's TensorRT libraries (on a PC: NVIDIA's TensorRT for "
+                "onnxruntime-gpu's CUDA version) are installed, or use device cuda",
+    'cuda': "check that the CUDA and cuDNN libraries of onnxruntime-gpu's CUDA version are "
+            'installed (pip install onnxruntime-gpu[cuda,cudnn], or a torch of the same CUDA '
+            'version), or use device cpu'}
+
 DEVICES_OF_PROVIDERS = {'TensorrtExecutionProvider': 'tensorrt',
                         'CUDAExecutionProvider': 'cuda', 'CPUExecutionProvider': 'cpu'}
 
@@ -146,19 +159,26 @@ def tensorrt_cache_path(model_path):
 def onnx_providers(device, available, model_path):
     """Return the ONNX Runtime providers for ``device``, best first, ready for InferenceSession.
 
-    ``auto`` and ``cuda``: CUDA when ``available`` has it, then the CPU. ``tensorrt``:
-    TensorRT in FP16 with its engines cached beside the model (building one takes
-    minutes; the next start reads it), then CUDA for what TensorRT cannot run, then the
-    CPU. ``auto`` never picks TensorRT: that first build must be asked for.
+    ``auto``: CUDA when ``available`` has it, then the CPU. ``cuda``: CUDA, then the
+    CPU for what CUDA cannot run. ``tensorrt``: TensorRT in FP16 with its engines
+    cached beside the model (building one takes minutes; the next start reads it),
+    then CUDA for what TensorRT cannot run, then the CPU. ``auto`` never picks
+    TensorRT: that first build must be asked for.
 
     :param available: ``onnxruntime.get_available_providers()``
-    :raises ValueError: an unknown device, or tensorrt in a build without it
+    :raises ValueError: an unknown device, or cuda or tensorrt in a build without it
     """
     cpu = ['CPUExecutionProvider']
     cuda = ['CUDAExecutionProvider'] if 'CUDAExecutionProvider' in available else []
     if device == 'cpu':
         return cpu
-    if device in ('auto', 'cuda'):
+    if device == 'auto':
+        return cuda + cpu
+    if device == 'cuda':
+        if not cuda:
+            raise ValueError('device cuda asked for, but this ONNX Runtime has no '
+                             f'CUDAExecutionProvider (it has {", ".join(available)}): '
+                             + CUDA_HELP)
         return cuda + cpu
     if device == 'tensorrt':
         if 'TensorrtExecutionProvider' not in available:
@@ -195,11 +215,11 @@ class OnnxPredictor(Predictor):
             raise ValueError(f'{path} is not an ONNX model ONNX Runtime can run: {exc}') \
                 from None
         self.device = DEVICES_OF_PROVIDERS.get(self.session.get_providers()[0], 'cpu')
-        if device == 'tensorrt' and self.device != 'tensorrt':
+        if device in ('cuda', 'tensorrt') and self.device != device:
             # the provider is in this build, but its libraries failed to load
-            raise ValueError(f'ONNX Runtime could not start TensorRT for {path} (it fell back to '
-                             f'{self.device}; its log above says why): check that '
-                             "JetPack's TensorRT libraries are installed, or use device cuda")
+            raise ValueError(f'ONNX Runtime could not start {device} for {path} (it fell back '
+                             f'to {self.device}; its log above says why): '
+                             + LIBRARIES_HELP[device])
         meta = self.session.get_modelmeta().custom_metadata_map
         _take_metadata(self, path, meta.get('nano_vision'), self.session.get_outputs()[0].shape)
         self._input = self.session.get_inputs()[0].name
