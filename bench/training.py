@@ -233,8 +233,11 @@ STEP_CONFIGS = [
 ]
 
 
-def step_rate(size, batch, channels_last, precision, heap, seconds=8.0):
-    """Return images/s of training steps of a ResNet-18 on random ``size`` px batches."""
+def step_rate(size, batch, channels_last, precision, heap, seconds=8.0, device='cpu'):
+    """Return images/s of training steps of a ResNet-18 on random ``size`` px batches.
+
+    :param device: ``cpu`` or ``cuda`` (bench/gpu.py)
+    """
     import torch
     from nano_vision.ml.engine import autocast
     from nano_vision.ml.model import build_model
@@ -244,14 +247,18 @@ def step_rate(size, batch, channels_last, precision, heap, seconds=8.0):
         reuse_large_buffers(trim_threshold=TRAINING_TRIM_THRESHOLD)
     torch.manual_seed(0)
     memory = torch.channels_last if channels_last else torch.contiguous_format
-    model = build_model('resnet18', 10).to(memory_format=memory)
+    device = torch.device(device)
+    model = build_model('resnet18', 10).to(device, memory_format=memory)
     optimizer = torch.optim.Adam(model.parameters(), 1e-3)
-    images = torch.randn(batch, 3, size, size).contiguous(memory_format=memory)
-    labels = torch.randint(0, 10, (batch,))
-    cpu = torch.device('cpu')
+    images = torch.randn(batch, 3, size, size, device=device).contiguous(memory_format=memory)
+    labels = torch.randint(0, 10, (batch,), device=device)
+
+    def wait():
+        if device.type == 'cuda':
+            torch.cuda.synchronize()
 
     def step():
-        with autocast(cpu, precision):
+        with autocast(device, precision):
             loss = torch.nn.functional.cross_entropy(model(images).float(), labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -259,10 +266,12 @@ def step_rate(size, batch, channels_last, precision, heap, seconds=8.0):
 
     for _ in range(2):
         step()
+    wait()
     count, began = 0, time.monotonic()
     while time.monotonic() - began < seconds:
         step()
         count += batch
+    wait()
     return count / (time.monotonic() - began)
 
 
