@@ -77,8 +77,9 @@ def load_checkpoint(path, map_location='cpu'):
         blocked = [line for line in str(exc).splitlines() if 'GLOBAL' in line]
         if blocked:
             raise CheckpointError(
-                f'refused to load {path}: it holds Python objects beyond tensors and plain '
-                f'data, and loading them could run code ({blocked[0].strip()[:200]})') from None
+                f'refused to load {path}: not a model file this can read safely: it names '
+                'Python objects beyond tensors and plain data, and loading them could run code '
+                f'({blocked[0].strip()[:200]})') from None
         raise CheckpointError(f'{path} is not a model file (not a torch checkpoint)') from None
     except (RuntimeError, zipfile.BadZipFile, EOFError, ValueError, OSError) as exc:
         raise CheckpointError(f'{path} is not a model file ({exc})') from None
