@@ -28,6 +28,7 @@ from helpers import make_squares  # noqa: E402
 from nano_vision.camera.sources import SourceError  # noqa: E402
 from nano_vision.datasets.synth import write_synthetic_dataset  # noqa: E402
 from nano_vision.image.conversion import image_msg_to_numpy  # noqa: E402
+from nano_vision.inference.live import PrepareSchedule  # noqa: E402
 from nano_vision.ml.recipe import TrainOptions  # noqa: E402
 from nano_vision.ml.train import train  # noqa: E402
 from nano_vision.nodes import classifier as classifier_module  # noqa: E402
@@ -298,7 +299,7 @@ def malformed_images(draw):
     return msg
 
 
-def test_frames_are_prepared_during_the_model_and_the_newest_goes_next(ros, squares_model):
+def test_the_next_frame_is_prepared_during_the_model_and_only_the_newest(ros, squares_model):
     node = ros.make(ClassifierNode, {'model': squares_model})
     predictor = node.predictor
     run, prepare = predictor.run, predictor.prepare
@@ -319,7 +320,7 @@ def test_frames_are_prepared_during_the_model_and_the_newest_goes_next(ros, squa
     probe = ros.probe()
     results = []
     probe.create_subscription(Classification, 'classification', results.append, 10)
-    colours = {1: (30, 30, 220), 2: (220, 30, 30), 3: (30, 30, 220)}
+    colours = {1: (30, 30, 220), 2: (220, 30, 30), 3: (220, 30, 30), 4: (30, 30, 220)}
 
     def arrive(sec):  # what the image subscription does with a message
         node.slot.put(image_msg(square_frame(colours[sec]), 'rgb8', stamped(sec)))
@@ -328,20 +329,48 @@ def test_frames_are_prepared_during_the_model_and_the_newest_goes_next(ros, squa
     assert model_busy.wait(10)
     arrive(2)  # prepared while the model still runs frame 1
     assert ros.spin_until(lambda: len(prepared) == 2, timeout_sec=10)
+    # while frame 2 waits for the model, nothing more is prepared: frame 4 replaces 3
+    # in the slot unprepared (a camera faster than the model costs no preprocessing)
     arrive(3)
-    assert ros.spin_until(lambda: len(prepared) == 3, timeout_sec=10)
-    # frame 3, prepared later, replaces frame 2 in the wait for the model: no queue
-    assert ros.spin_until(lambda: node.stats_message().frames_dropped == 1, timeout_sec=10)
+    arrive(4)
+    time.sleep(0.5)
+    assert len(prepared) == 2 and node.stats_message().frames_dropped == 1
     release.set()
-    assert ros.spin_until(lambda: len(results) == 2, timeout_sec=20)
+    assert ros.spin_until(lambda: len(results) == 3, timeout_sec=20)
     time.sleep(0.3)
-    assert [r.header.stamp.sec for r in results] == [1, 3] and len(results) == 2
+    assert [r.header.stamp.sec for r in results] == [1, 2, 4] and len(prepared) == 3
     stats = node.stats_message()
-    assert (stats.frames_received, stats.frames_processed, stats.frames_dropped) == (3, 2, 1)
+    assert (stats.frames_received, stats.frames_processed, stats.frames_dropped) == (4, 3, 1)
     # every frame went through the real preprocessing into its own input
     assert not np.allclose(prepared[0], prepared[1])
     assert not np.allclose(prepared[1], prepared[2])
-    assert [r.label for r in results] == ['red', 'red']
+    assert [r.label for r in results] == ['red', 'blue', 'red']
+
+
+def test_the_prepare_schedule_aims_at_the_end_of_the_model():
+    now = [10.0]
+    schedule = PrepareSchedule(clock=lambda: now[0])
+    assert schedule.delay() == 0.0  # no timings yet: prepare what comes
+    schedule.model_started()
+    assert schedule.delay() == 0.0  # the model's time is not known yet
+    now[0] += 0.100
+    schedule.model_finished()
+    schedule.prepared(0.010)
+    schedule.frame_ready()
+    assert schedule.delay() is None  # a prepared frame waits: nothing more until it is taken
+    assert not schedule.wait(timeout=0.01)
+    schedule.model_started()
+    # due at 100 ms less 1.5 x the 10 ms a frame takes less 0.5 ms
+    assert schedule.delay() == pytest.approx(0.100 - 0.015 - 0.0005)
+    now[0] += 0.050
+    assert schedule.delay() == pytest.approx(0.050 - 0.015 - 0.0005)
+    now[0] += 0.050
+    assert schedule.delay() == 0.0 and schedule.wait(timeout=0.01)  # late: at once
+    schedule.model_finished()
+    assert schedule.model_seconds == pytest.approx(0.100)
+    schedule.prepared(0.020)  # the averages follow the newest times
+    assert schedule.prepare_seconds == pytest.approx(0.010 + 0.2 * 0.010)
+    assert schedule.delay() == 0.0  # the model is idle
 
 
 def test_fuzzed_images_never_kill_the_classifier(ros, squares_model):
@@ -448,6 +477,43 @@ def test_an_in_process_camera_labels_its_frames_and_shows_them_only_to_a_subscri
     assert image.header.frame_id == 'cam' and (infos[-1].width, infos[-1].height) == (96, 72)
     pixels = image_msg_to_numpy(image)
     assert any((pixels == rgb).all() for rgb in frames)
+
+
+def test_an_in_process_camera_decodes_only_the_frames_the_model_takes(
+        ros, squares_model, tmp_path):
+    write_frames(tmp_path / 'frames', (30, 30, 220))
+    node = ros.make(ClassifierNode, {'model': squares_model, 'source': str(tmp_path / 'frames'),
+                                     'width': 96, 'height': 72, 'fps': 200.0})
+    source = node.capture.source
+    retrieve, decoded = source.retrieve, []
+
+    def counted_retrieve():
+        decoded.append(threading.current_thread().name)
+        return retrieve()
+
+    run = node.predictor.run
+
+    def slow_run(batch):  # a model slower than the camera: 20 frames a second at most
+        time.sleep(0.05)
+        return run(batch)
+
+    source.retrieve, node.predictor.run = counted_retrieve, slow_run
+    probe = ros.probe()
+    results = []
+    probe.create_subscription(Classification, 'classification', results.append, 10)
+    assert ros.spin_until(lambda: len(results) >= 10, timeout_sec=20.0)
+    captured, taken, done = node.capture.frames_captured, len(decoded), len(results)
+    # every frame was grabbed and stamped; only those the model takes were decoded,
+    # by the node's prepare thread, not the capture thread
+    assert captured > 3 * taken and taken <= done + 2
+    assert set(decoded) == {'prepare'}
+    assert {r.label for r in results} == {'red'}
+    # someone watching the frames gets every one: then each is decoded as it is grabbed
+    images = []
+    probe.create_subscription(Image, 'image', images.append, qos_profile_sensor_data)
+    assert ros.spin_until(lambda: len(images) >= 20, timeout_sec=20.0)
+    assert 'capture' in decoded
+    assert ros.spin_until(lambda: len(results) >= done + 5, timeout_sec=20.0)
 
 
 def test_a_regressor_with_its_own_camera_gives_keypoints_in_the_frames_pixels(

@@ -119,20 +119,44 @@ def opencv_has_gstreamer():
 
 
 class FrameSource:
-    """Base class: ``open()``, then ``read()`` until it raises, then ``close()``."""
+    """Base class: ``open()``, then ``read()`` until it raises, then ``close()``.
 
-    #: True when ``read()`` blocks until the device has a frame (it sets the
+    ``read()`` is ``grab()`` then ``retrieve()``: a reader that keeps only some
+    frames (a model node that reads its own camera) grabs every frame, which
+    takes it from the device at its time, and decodes only the ones it uses.
+    Sources where the two cannot be told apart (scenes, rendered in order) do
+    all the work in ``grab()``.
+    """
+
+    #: True when ``grab()`` blocks until the device has a frame (it sets the
     #: pace); False when the caller must pace reads to the wanted rate.
     paced = False
+    _grabbed = None
 
     def open(self):
         """Open the source; raise :class:`SourceError` saying what to check."""
+
+    def grab(self):
+        """Take the next frame without decoding it; return False when none could be had.
+
+        :raises EndOfStream: a file or folder ended and does not loop
+        """
+        self._grabbed = self.read_whole()
+        return self._grabbed is not None
+
+    def retrieve(self):
+        """Return the :class:`Frame` of the last grab (decoded now), or None if it cannot be."""
+        return self._grabbed
 
     def read(self):
         """Return the next :class:`Frame`, or None when none could be read.
 
         :raises EndOfStream: a file or folder ended and does not loop
         """
+        return self.retrieve() if self.grab() else None
+
+    def read_whole(self):
+        """Return the next :class:`Frame` (sources whose grab is a whole read)."""
         raise NotImplementedError
 
     def close(self):
@@ -148,8 +172,8 @@ class SyntheticSource(FrameSource):
         self._animator = SceneAnimator(make_scene(scene_name), seed=seed,
                                        segment_frames=max(1, round(2.0 * fps)))
 
-    def read(self):
-        """Render the next frame."""
+    def read_whole(self):
+        """Render the next frame (in order: each frame's noise follows the one before)."""
         image, truth = self._animator.next_frame(self.width, self.height)
         return Frame(image, 'rgb8', truth)
 
@@ -216,19 +240,25 @@ class CaptureSource(FrameSource):
             return 'run the pipeline with gst-launch-1.0 to see what fails'
         return 'check that the file is a video OpenCV can decode (ffprobe shows its codec)'
 
-    def read(self):
-        """Return the next frame; None when reading failed (the device may be gone)."""
-        ok, image = self._capture.read()
-        if ok and image is not None:
-            return Frame(image, 'bgr8')
+    def grab(self):
+        """Take the next frame from the device or file (not decoded); False when it failed.
+
+        A device's frame is dequeued at once, so a reader that decodes only some
+        frames still gets each at its time.
+        """
+        if self._capture.grab():
+            return True
         if self.spec.kind == 'video':
             if not self.loop:
                 raise EndOfStream(self.spec.target)
             self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
-            ok, image = self._capture.read()
-            if ok and image is not None:
-                return Frame(image, 'bgr8')
-        return None
+            return self._capture.grab()
+        return False
+
+    def retrieve(self):
+        """Decode the last grabbed frame; None when that failed (the device may be gone)."""
+        ok, image = self._capture.retrieve()
+        return Frame(image, 'bgr8') if ok and image is not None else None
 
     def close(self):
         """Release the capture."""
@@ -246,6 +276,7 @@ class FolderSource(FrameSource):
         self.loop = loop
         self._files = []
         self._next = 0
+        self._path = None
 
     def open(self):
         """List the folder's images; raise :class:`SourceError` if there are none."""
@@ -259,17 +290,29 @@ class FolderSource(FrameSource):
     def read(self):
         """Return the next readable image; unreadable files are logged and skipped."""
         for _ in range(len(self._files)):
-            if self._next >= len(self._files):
-                if not self.loop:
-                    raise EndOfStream(self.folder)
-                self._next = 0
-            path = self._files[self._next]
-            self._next += 1
-            image = cv2.imread(path, cv2.IMREAD_COLOR)
-            if image is not None:
-                return Frame(image, 'bgr8')
-            logger.warning('skipping %s: not an image OpenCV can read', path)
+            self.grab()
+            frame = self.retrieve()
+            if frame is not None:
+                return frame
         raise SourceError(f'no image in {self.folder!r} could be read')
+
+    def grab(self):
+        """Move to the next image (nothing is read yet)."""
+        if self._next >= len(self._files):
+            if not self.loop:
+                raise EndOfStream(self.folder)
+            self._next = 0
+        self._path = self._files[self._next]
+        self._next += 1
+        return True
+
+    def retrieve(self):
+        """Read the image of the last grab; None (logged) when it is not an image."""
+        image = cv2.imread(self._path, cv2.IMREAD_COLOR)
+        if image is not None:
+            return Frame(image, 'bgr8')
+        logger.warning('skipping %s: not an image OpenCV can read', self._path)
+        return None
 
 
 def open_source(spec, width, height, fps, loop=True, seed=0, flip_method=0):

@@ -1,4 +1,4 @@
-"""Pieces of live inference that need no ROS: newest-frame slot, statistics, smoothing."""
+"""Pieces of live inference that need no ROS: newest-frame slot, schedule, statistics."""
 
 from collections import deque
 import threading
@@ -46,6 +46,97 @@ class LatestSlot:
         with self._condition:
             self._closed = True
             self._condition.notify_all()
+
+
+class PrepareSchedule:
+    """When to prepare the next frame: just before the model is free for it.
+
+    A frame prepared while the model is busy waits for it, and a newer frame may
+    replace it meanwhile: preparing every frame of a camera faster than the
+    model spends cores on frames that are then dropped, and the frame the model
+    takes is older than it needs to be. The prepare thread asks :meth:`delay`
+    (or waits in :meth:`wait`) before it takes a frame: now when the model is
+    idle, else when the model is due to finish its frame less the time a frame
+    takes to prepare (both averaged over the last frames, with a margin); never
+    while a prepared frame still waits for the model.
+
+    The model thread calls :meth:`model_started` and :meth:`model_finished`; the
+    prepare thread :meth:`frame_ready` just before it hands a frame over and
+    :meth:`prepared` with the seconds it took.
+    """
+
+    #: weight of the newest time in the averages
+    SMOOTHING = 0.2
+    #: the prepare starts this much earlier than the averages say: a frame a little
+    #: early waits for the model, a frame late keeps the model waiting
+    LEAD_FACTOR, LEAD_SECONDS = 1.5, 0.0005
+
+    def __init__(self, clock=time.perf_counter):
+        """Start with no timings: the first frames are prepared as they come."""
+        self._clock = clock
+        self._condition = threading.Condition()
+        self._started = None   # when the model began its current frame; None: idle
+        self._waiting = False  # a prepared frame waits for the model
+        self.model_seconds = None
+        self.prepare_seconds = None
+
+    def _average(self, old, new):
+        return new if old is None else old + self.SMOOTHING * (new - old)
+
+    def model_started(self):
+        """Note that the model took the prepared frame and runs it."""
+        with self._condition:
+            self._started = self._clock()
+            self._waiting = False
+            self._condition.notify_all()
+
+    def model_finished(self):
+        """Note that the model is done with its frame."""
+        with self._condition:
+            if self._started is not None:
+                self.model_seconds = self._average(self.model_seconds,
+                                                   self._clock() - self._started)
+            self._started = None
+            self._condition.notify_all()
+
+    def frame_ready(self):
+        """Note that a prepared frame is about to be handed to the model (call before)."""
+        with self._condition:
+            self._waiting = True
+
+    def prepared(self, seconds):
+        """Note that a frame took ``seconds`` to prepare."""
+        with self._condition:
+            self.prepare_seconds = self._average(self.prepare_seconds, seconds)
+
+    def delay(self):
+        """Return the seconds until the next frame should be taken.
+
+        None: not before the model takes the prepared frame that waits for it.
+        """
+        with self._condition:
+            return self._delay()
+
+    def _delay(self):
+        if self._waiting:
+            return None
+        if self._started is None or self.model_seconds is None:
+            return 0.0
+        lead = self.LEAD_FACTOR * (self.prepare_seconds or 0.0) + self.LEAD_SECONDS
+        return max(0.0, self._started + self.model_seconds - lead - self._clock())
+
+    def wait(self, timeout):
+        """Wait until the next frame should be taken, up to ``timeout`` s; True when it is."""
+        end = time.monotonic() + timeout
+        with self._condition:
+            while True:
+                delay = self._delay()
+                if delay == 0.0:
+                    return True
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self._condition.wait(left if delay is None else min(delay, left))
 
 
 class InferenceStats:

@@ -6,7 +6,10 @@ at ``fps`` (files, folders, scenes), stamps each frame as it is read, hands it
 to the node (``on_frame``) and publishes it at once: there is never a queue of
 old frames. With ``when_subscribed`` the frames are converted and published
 only while someone subscribes to them, so a model node that reads its own
-camera spends nothing on messages nobody reads.
+camera spends nothing on messages nobody reads. With ``lazy`` as well, a frame
+nobody subscribes to is only grabbed (taken from the device, stamped) and handed
+on as a :class:`GrabbedFrame`; the node decodes it with :meth:`Capture.retrieve`
+if it uses it, so frames a slower model skips are never decoded.
 """
 
 from dataclasses import dataclass
@@ -37,6 +40,14 @@ def resolve_url(url):
 
 
 @dataclass(frozen=True)
+class GrabbedFrame:
+    """A frame of the node's own camera that was grabbed and stamped, not yet decoded."""
+
+    header: object
+    grab: int  # which grab of the capture it is
+
+
+@dataclass(frozen=True)
 class CapturedFrame:
     """A frame of the node's own camera: at the published size, in the source's encoding."""
 
@@ -53,15 +64,23 @@ class Capture:
         style topics are named after it: ``<image_topic>/compressed``)
     :param on_frame: called with each :class:`CapturedFrame` in the capture thread, or None
     :param when_subscribed: convert and publish frames only while someone subscribes
+    :param lazy: with ``when_subscribed``: while nobody subscribes, hand ``on_frame``
+        a :class:`GrabbedFrame` to decode with :meth:`retrieve`, not a decoded frame
     :raises ValueError: a calibration file that cannot be read
     :raises SourceError: the source cannot be opened (the message says what to check)
     """
 
-    def __init__(self, node, config, image_topic, on_frame=None, when_subscribed=False):
+    def __init__(self, node, config, image_topic, on_frame=None, when_subscribed=False,
+                 lazy=False):
         """Create the publishers and open the source (the thread starts with :meth:`start`)."""
         self.node, self.config = node, config
         self.on_frame = on_frame
         self.when_subscribed = when_subscribed
+        self.lazy = lazy and when_subscribed
+        # grab and retrieve of the capture thread and the node's threads take turns
+        self._lock = threading.Lock()
+        self._grabs = 0
+        self._grab_header = None
         self.frames_captured = 0
         self.frames_published = 0
         self.source = None
@@ -97,7 +116,16 @@ class Capture:
             while not node.stopping.is_set():
                 if pacer is not None and not pacer.wait(node.stopping):
                     break
-                frame = self.source.read()
+                if self.lazy and not self._anyone_subscribed():
+                    if not self._grab():
+                        self._reconnect()
+                        continue
+                    self.frames_captured += 1
+                    self.on_frame(GrabbedFrame(self._grab_header, self._grabs))
+                    continue
+                with self._lock:
+                    frame = self.source.read()
+                    self._grabs += 1  # a grabbed frame not yet decoded can no longer be
                 if frame is None:
                     self._reconnect()
                     continue
@@ -117,17 +145,62 @@ class Capture:
         finally:
             node.end(failure)
 
+    def _anyone_subscribed(self):
+        return any(publisher is not None and publisher.get_subscription_count() > 0
+                   for publisher in (self.image_pub, self.compressed_pub, self.info_pub,
+                                     self.truth_pub))
+
+    def _grab(self):
+        """Grab the next frame and stamp it; False when the source gave none."""
+        with self._lock:
+            if not self.source.grab():
+                return False
+            self._grabs += 1
+            self._grab_header = make_header(self.node.get_clock().now().to_msg(),
+                                            self.config.frame_id)
+            return True
+
+    def retrieve(self, grabbed):
+        """Decode a :class:`GrabbedFrame` into a :class:`CapturedFrame`, or return None.
+
+        None when a newer frame was grabbed meanwhile and the source can no
+        longer decode this one (a device keeps only its newest grab): the newer
+        one is on its way to the node.
+
+        :raises ImageConversionError: the source could not decode the frame
+        """
+        with self._lock:
+            if grabbed.grab != self._grabs:
+                return None
+            frame = self.source.retrieve()
+        if frame is None:
+            raise ImageConversionError(f'a frame of {self.config.source.target} could not be '
+                                       'decoded')
+        return CapturedFrame(grabbed.header, self._resized(frame.image), frame.encoding)
+
+    def _resized(self, image):
+        """Return ``image`` at the configured size (shrunk with area averaging)."""
+        cfg = self.config
+        height, width = image.shape[:2]
+        if cfg.width and (width, height) != (cfg.width, cfg.height):
+            shrink = cfg.width < width
+            image = cv2.resize(image, (cfg.width, cfg.height),
+                               interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        return image
+
     def _reconnect(self):
         """Reopen a source that stopped delivering, or raise SourceError."""
         cfg, node = self.config, self.node
         node.get_logger().warning(f'{cfg.camera_name}: no frame from {cfg.source.target}; '
                                   'reopening')
-        self.source.close()
+        with self._lock:
+            self.source.close()
         for attempt in range(1, cfg.reconnect_attempts + 1):
             if node.stopping.wait(cfg.reconnect_interval_sec):
                 return
             try:
-                self.source.open()
+                with self._lock:
+                    self.source.open()
                 node.get_logger().info(f'{cfg.source.target} reopened (attempt {attempt})')
                 return
             except SourceError as exc:
@@ -140,15 +213,8 @@ class Capture:
 
     def handle(self, frame, stamp):
         """Resize one :class:`~nano_vision.camera.sources.Frame`, hand it on and publish it."""
-        cfg = self.config
-        image = frame.image
-        height, width = image.shape[:2]
-        if cfg.width and (width, height) != (cfg.width, cfg.height):
-            shrink = cfg.width < width
-            image = cv2.resize(image, (cfg.width, cfg.height),
-                               interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-            height, width = cfg.height, cfg.width
-        header = make_header(stamp, cfg.frame_id)
+        image = self._resized(frame.image)
+        header = make_header(stamp, self.config.frame_id)
         self.frames_captured += 1
         if self.on_frame is not None:
             self.on_frame(CapturedFrame(header, image, frame.encoding))
@@ -187,4 +253,5 @@ class Capture:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5.0)
         if self.source is not None:
-            self.source.close()
+            with self._lock:
+                self.source.close()

@@ -1,20 +1,23 @@
 """What the classifier and regressor nodes share: newest-frame inference with statistics.
 
 The image callback only drops the message into a one-item slot. Two worker
-threads take it from there: the *prepare* thread takes each new frame and
+threads take it from there: the *prepare* thread takes the newest frame and
 converts, resizes and normalises it into a free input buffer, and the
-*inference* thread runs the model on the newest prepared frame and publishes.
-Frames are prepared while the model runs (both release the GIL), so where a
-core is free preprocessing overlaps inference instead of delaying it. A
-camera faster than the model never builds a queue: a frame replaced in the
-slot before it was taken, or prepared and then replaced by a newer prepared
-frame before the model was free, is counted as dropped; every result is
-computed from the newest frame prepared when the model started.
+*inference* thread runs the model on the prepared frame and publishes. The next
+frame is prepared while the model runs (both release the GIL), timed to be
+ready as the model finishes (:class:`~nano_vision.inference.live.PrepareSchedule`):
+where a core is free, preprocessing overlaps inference instead of delaying it,
+and a camera faster than the model costs no preprocessing of frames the model
+would never see. It never builds a queue: a frame replaced in the slot before
+it was taken, or prepared and then replaced by a newer prepared frame before
+the model was free, is counted as dropped.
 
 With a ``source`` the node is its own camera (:class:`~nano_vision.nodes.capture.Capture`,
-the camera node's capture thread): each frame read goes into the slot as it is,
-without a message, a copy or a colour conversion (the preprocessing reads the
-source's encoding), and out on ``image`` only while someone subscribes.
+the camera node's capture thread): each frame is grabbed and stamped at its time
+and goes into the slot without a message, a copy or a colour conversion (the
+preprocessing reads the source's encoding); a device's or folder's frame is
+decoded only when the prepare thread takes it, so frames the model skips cost
+next to nothing; frames go out on ``image`` only while someone subscribes.
 """
 
 from dataclasses import dataclass
@@ -27,9 +30,9 @@ from sensor_msgs.msg import CompressedImage, Image
 
 from nano_vision.image.conversion import ImageConversionError
 from nano_vision.inference.config import check_model_names
-from nano_vision.inference.live import InferenceStats as StatsWindow, LatestSlot
+from nano_vision.inference.live import InferenceStats as StatsWindow, LatestSlot, PrepareSchedule
 from nano_vision.nodes.base import NanoVisionNode
-from nano_vision.nodes.capture import Capture, CapturedFrame
+from nano_vision.nodes.capture import Capture, CapturedFrame, GrabbedFrame
 from nano_vision.nodes.graph import MODEL_NODES
 from nano_vision.nodes.messages import decode_frame, stamp_age_ms
 from nano_vision.nodes.qos import NEWEST_FRAME_QOS
@@ -64,6 +67,7 @@ class InferenceNode(NanoVisionNode):
         self.slot = LatestSlot()
         self._ready = LatestSlot()  # the newest prepared frame, for the model
         self._free = queue.Queue()  # input buffers nobody uses
+        self.schedule = PrepareSchedule()
         self.stats = StatsWindow()
         self.rejected = 0
         self.declare_config(config_class)
@@ -81,7 +85,7 @@ class InferenceNode(NanoVisionNode):
         camera = self.config.camera
         if camera is not None:
             self.capture = Capture(self, camera, 'image', on_frame=self.slot.put,
-                                   when_subscribed=True)
+                                   when_subscribed=True, lazy=True)
         elif self.config.image_transport == 'compressed':
             self.create_subscription(CompressedImage, 'image/compressed', self.slot.put,
                                      NEWEST_FRAME_QOS)
@@ -115,15 +119,20 @@ class InferenceNode(NanoVisionNode):
 
     def _prepare_loop(self):
         while not self.stopping.is_set():
+            if not self.schedule.wait(timeout=0.2):  # the model is not due for a frame yet
+                continue
             msg = self.slot.take(timeout=0.2)
             if msg is None:
                 continue
             # never blocks for long: the model and the ready slot hold one buffer each
             buffer = self._free.get()
+            started = time.perf_counter()
             item = self.prepare(msg, buffer)
             if item is None:
                 self._free.put(buffer)
                 continue
+            self.schedule.prepared(time.perf_counter() - started)
+            self.schedule.frame_ready()
             replaced = self._ready.put(item)  # a newer frame replaces one the model missed
             if replaced is not None:
                 self._free.put(replaced.batch)
@@ -132,9 +141,11 @@ class InferenceNode(NanoVisionNode):
         while not self.stopping.is_set():
             item = self._ready.take(timeout=0.2)
             if item is not None:
+                self.schedule.model_started()
                 try:
                     self.finish(item)
                 finally:
+                    self.schedule.model_finished()
                     self._free.put(item.batch)
 
     def process(self, msg):
@@ -164,6 +175,10 @@ class InferenceNode(NanoVisionNode):
         :param out: a ``predictor.new_input()`` array to write into, or None for a new one
         """
         try:
+            if isinstance(msg, GrabbedFrame):  # the node's own camera: decoded only now
+                msg = self.capture.retrieve(msg)
+                if msg is None:  # a newer frame was grabbed meanwhile; it is in the slot
+                    return None
             if isinstance(msg, CapturedFrame):  # the node's own camera: no message
                 image, encoding = msg.image, msg.encoding
             else:
