@@ -28,7 +28,8 @@ from helpers import make_squares  # noqa: E402
 from nano_vision.camera.sources import SourceError  # noqa: E402
 from nano_vision.datasets.synth import write_synthetic_dataset  # noqa: E402
 from nano_vision.image.conversion import image_msg_to_numpy  # noqa: E402
-from nano_vision.inference.live import PrepareSchedule  # noqa: E402
+from nano_vision.inference.live import prepare_beside_model, PrepareSchedule  # noqa: E402
+from nano_vision.ml.cpu import available_cpus  # noqa: E402
 from nano_vision.ml.recipe import TrainOptions  # noqa: E402
 from nano_vision.ml.train import train  # noqa: E402
 from nano_vision.nodes import classifier as classifier_module  # noqa: E402
@@ -299,8 +300,18 @@ def malformed_images(draw):
     return msg
 
 
+@pytest.mark.skipif(available_cpus() < 2, reason='needs a CPU beside the model')
 def test_the_next_frame_is_prepared_during_the_model_and_only_the_newest(ros, squares_model):
-    node = ros.make(ClassifierNode, {'model': squares_model})
+    threads = torch.get_num_threads()  # the node's threads:=1 sets torch's, for the process
+    try:
+        check_frames_prepared_during_the_model(ros, squares_model)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def check_frames_prepared_during_the_model(ros, squares_model):
+    node = ros.make(ClassifierNode, {'model': squares_model, 'threads': 1})
+    assert node.prepare_beside_model  # a CPU is left beside the model's one thread
     predictor = node.predictor
     run, prepare = predictor.run, predictor.prepare
     model_busy, release = threading.Event(), threading.Event()
@@ -345,6 +356,12 @@ def test_the_next_frame_is_prepared_during_the_model_and_only_the_newest(ros, sq
     assert not np.allclose(prepared[0], prepared[1])
     assert not np.allclose(prepared[1], prepared[2])
     assert [r.label for r in results] == ['red', 'blue', 'red']
+
+
+def test_frames_are_prepared_beside_the_model_only_where_a_cpu_is_left():
+    assert prepare_beside_model('cpu', 1, 2) and prepare_beside_model('cpu', 4, 8)
+    assert not prepare_beside_model('cpu', 2, 2)  # every CPU is the model's: after it
+    assert prepare_beside_model('cuda', 4, 4) and prepare_beside_model('tensorrt', 1, 1)
 
 
 def test_the_prepare_schedule_aims_at_the_end_of_the_model():
@@ -504,9 +521,9 @@ def test_an_in_process_camera_decodes_only_the_frames_the_model_takes(
     assert ros.spin_until(lambda: len(results) >= 10, timeout_sec=20.0)
     captured, taken, done = node.capture.frames_captured, len(decoded), len(results)
     # every frame was grabbed and stamped; only those the model takes were decoded,
-    # by the node's prepare thread, not the capture thread
+    # by the node's worker, not the capture thread
     assert captured > 3 * taken and taken <= done + 2
-    assert set(decoded) == {'prepare'}
+    assert set(decoded) == {'prepare' if node.prepare_beside_model else 'inference'}
     assert {r.label for r in results} == {'red'}
     # someone watching the frames gets every one: then each is decoded as it is grabbed
     images = []

@@ -48,6 +48,23 @@ class LatestSlot:
             self._condition.notify_all()
 
 
+def prepare_beside_model(device, model_threads, cpus):
+    """Return whether frames should be prepared while the model runs, in a thread of their own.
+
+    Only where a CPU is left to do it: the model runs on a GPU, or its threads
+    are fewer than the CPUs this process may use. Where the model's threads take
+    every CPU, a frame prepared beside it takes a CPU from one of them, and the
+    others wait for that one at the end of each layer: on 2 cores the model
+    slowed by more than the preparing took (docs/benchmarks.md), so there the
+    next frame is prepared after the model, in its thread.
+
+    :param device: where the model runs (``cpu``, ``cuda``, ``tensorrt``)
+    :param model_threads: the model's CPU threads
+    :param cpus: the CPUs this process may use (hyperthreads count)
+    """
+    return device != 'cpu' or model_threads < cpus
+
+
 class PrepareSchedule:
     """When to prepare the next frame: just before the model is free for it.
 

@@ -6,6 +6,13 @@ No torch here: the benchmarks' engine processes import only this and their engin
 import os
 
 
+def available_cpus():
+    """Return the number of CPUs this process may run on (hyperthreads count)."""
+    if hasattr(os, 'sched_getaffinity'):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def physical_cores():
     """Return the number of physical cores this process may run on (hyperthreads count once)."""
     cpus = os.sched_getaffinity(0) if hasattr(os, 'sched_getaffinity') else \

@@ -1,6 +1,7 @@
 """What the classifier and regressor nodes share: newest-frame inference with statistics.
 
-The image callback only drops the message into a one-item slot. Two worker
+The image callback only drops the message into a one-item slot. Where a CPU is
+left beside the model's threads (or the model runs on a GPU), two worker
 threads take it from there: the *prepare* thread takes the newest frame and
 converts, resizes and normalises it into a free input buffer, and the
 *inference* thread runs the model on the prepared frame and publishes. The next
@@ -10,7 +11,9 @@ where a core is free, preprocessing overlaps inference instead of delaying it,
 and a camera faster than the model costs no preprocessing of frames the model
 would never see. It never builds a queue: a frame replaced in the slot before
 it was taken, or prepared and then replaced by a newer prepared frame before
-the model was free, is counted as dropped.
+the model was free, is counted as dropped. Where the model's threads take every
+CPU, one worker prepares the newest frame after the model is done with the last
+(:func:`~nano_vision.inference.live.prepare_beside_model`).
 
 With a ``source`` the node is its own camera (:class:`~nano_vision.nodes.capture.Capture`,
 the camera node's capture thread): each frame is grabbed and stamped at its time
@@ -30,7 +33,8 @@ from sensor_msgs.msg import CompressedImage, Image
 
 from nano_vision.image.conversion import ImageConversionError
 from nano_vision.inference.config import check_model_names
-from nano_vision.inference.live import InferenceStats as StatsWindow, LatestSlot, PrepareSchedule
+from nano_vision.inference.live import (InferenceStats as StatsWindow, LatestSlot,
+                                        prepare_beside_model, PrepareSchedule)
 from nano_vision.nodes.base import NanoVisionNode
 from nano_vision.nodes.capture import Capture, CapturedFrame, GrabbedFrame
 from nano_vision.nodes.graph import MODEL_NODES
@@ -101,9 +105,14 @@ class InferenceNode(NanoVisionNode):
         # three input buffers: one in the model, one waiting for it, one being prepared
         for _ in range(3):
             self._free.put(self.predictor.new_input())
+        from nano_vision.ml.cpu import available_cpus, physical_cores
+        self.prepare_beside_model = prepare_beside_model(
+            str(self.predictor.device), self.config.threads or physical_cores(),
+            available_cpus())
+        workers = ((self._prepare_loop, 'prepare'), (self._inference_loop, 'inference')) \
+            if self.prepare_beside_model else ((self._sequential_loop, 'inference'),)
         self._threads = [threading.Thread(target=target, name=name, daemon=True)
-                         for target, name in ((self._prepare_loop, 'prepare'),
-                                              (self._inference_loop, 'inference'))]
+                         for target, name in workers]
         for thread in self._threads:
             thread.start()
         if self.capture is not None:
@@ -148,9 +157,19 @@ class InferenceNode(NanoVisionNode):
                     self.schedule.model_finished()
                     self._free.put(item.batch)
 
-    def process(self, msg):
-        """Prepare, run and publish one frame message in the calling thread."""
-        item = self.prepare(msg, None)
+    def _sequential_loop(self):
+        buffer = self._free.get()
+        while not self.stopping.is_set():
+            msg = self.slot.take(timeout=0.2)
+            if msg is not None:
+                self.process(msg, buffer)
+
+    def process(self, msg, out=None):
+        """Prepare, run and publish one frame message in the calling thread.
+
+        :param out: an input buffer to prepare the frame into, or None for a new one
+        """
+        item = self.prepare(msg, out)
         if item is not None:
             self.finish(item)
 
