@@ -28,7 +28,7 @@ from sensor_msgs.msg import Image  # noqa: E402
 
 from nano_vision.nodes.messages import stamp_ns  # noqa: E402
 
-from machine import machine  # noqa: E402, I100
+from machine import machine, RESULTS, store_results  # noqa: E402, I100
 # Consumers subscribe best effort, newest frame only (nano_vision's nodes do).
 QOS = qos_profile_sensor_data
 
@@ -128,12 +128,9 @@ def main():
               f"{r['fps']:>13.1f} {r['latency_ms_p50']:>7.1f} {r['latency_ms_p99']:>7.1f}")
     if args.quick:
         return
-    path = ROOT / 'bench' / 'results.json'
-    results = json.loads(path.read_text()) if path.exists() else {}
-    results['camera_fps'] = {'machine': info, 'rows': rows, 'date': time.strftime('%Y-%m-%d'),
-                             'subscriber_qos': 'sensor data (best effort, depth 5)'}
-    path.write_text(json.dumps(results, indent=2) + '\n')
-    print(f'written to {path}')
+    store_results('camera_fps', {'machine': info, 'rows': rows, 'date': time.strftime('%Y-%m-%d'),
+                                 'subscriber_qos': 'sensor data (best effort, depth 5)'})
+    print(f'written to {RESULTS}')
 
 
 if __name__ == '__main__':

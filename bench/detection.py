@@ -21,7 +21,6 @@ python bench/detection.py --quick   # a smoke run: small, results.json left alon
 
 import argparse
 import collections
-import json
 import os
 import pathlib
 import shutil
@@ -36,7 +35,7 @@ from nano_vision.scenes.objects import BACKGROUND, ObjectsScene
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'bench'))
-from machine import machine  # noqa: E402, I100
+from machine import machine, RESULTS, store_results  # noqa: E402, I100
 
 
 def frames(count, width, height, seed):
@@ -157,12 +156,9 @@ def main():
         print(f'{key:>28}: {value}')
     if args.quick:
         return
-    path = ROOT / 'bench' / 'results.json'
-    results = json.loads(path.read_text()) if path.exists() else {}
-    results['detection'] = {'machine': info, 'training': training, 'row': row,
-                            'date': time.strftime('%Y-%m-%d')}
-    path.write_text(json.dumps(results, indent=2) + '\n')
-    print(f'written to {path}')
+    store_results('detection', {'machine': info, 'training': training, 'row': row,
+                                'date': time.strftime('%Y-%m-%d')})
+    print(f'written to {RESULTS}')
 
 
 if __name__ == '__main__':

@@ -47,7 +47,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'bench'))
 sys.path.insert(0, str(ROOT))
 
-from machine import machine  # noqa: E402, I100
+from machine import machine, store_results  # noqa: E402, I100
 import training  # noqa: E402, I100  (bench/training.py: sets, train_once, step_rate)
 
 # (name, model file key, device, backend) in the order they run; the file keys are
@@ -278,10 +278,7 @@ def main():
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(results, indent=2) + '\n')
     if not (args.quick or args.no_save):
-        path = ROOT / 'bench' / 'results.json'
-        merged = json.loads(path.read_text()) if path.exists() else {}
-        merged['gpu'] = results
-        path.write_text(json.dumps(merged, indent=2) + '\n')
+        store_results('gpu', results)
 
 
 if __name__ == '__main__':

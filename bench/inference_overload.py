@@ -10,7 +10,6 @@ Run after ``. ./activate.sh``:  python bench/inference_overload.py [--seconds 20
 """
 
 import argparse
-import json
 import os
 import pathlib
 import subprocess
@@ -35,7 +34,7 @@ from nano_vision.ml.predictor import load_predictor  # noqa: E402
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BIN = ROOT / 'install' / 'nano_vision' / 'lib' / 'nano_vision'
 sys.path.insert(0, str(ROOT / 'bench'))
-from machine import machine  # noqa: E402, I100
+from machine import machine, RESULTS, store_results  # noqa: E402, I100
 
 
 def model_latency(path, width, height, repeats=40):
@@ -182,12 +181,9 @@ def main():
         print(f'{key:>24}: {value}')
     if args.quick:
         return
-    path = ROOT / 'bench' / 'results.json'
-    results = json.loads(path.read_text()) if path.exists() else {}
-    results['inference_overload'] = {'machine': info, 'row': row,
-                                     'date': time.strftime('%Y-%m-%d')}
-    path.write_text(json.dumps(results, indent=2) + '\n')
-    print(f'written to {path}')
+    store_results('inference_overload', {'machine': info, 'row': row,
+                                         'date': time.strftime('%Y-%m-%d')})
+    print(f'written to {RESULTS}')
 
 
 if __name__ == '__main__':

@@ -14,7 +14,6 @@ python bench/layers.py --model thumbs.int8.onnx
 
 import argparse
 import collections
-import json
 import os
 import pathlib
 import statistics
@@ -28,7 +27,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'bench'))
 sys.path.insert(0, str(ROOT))
 
-from machine import machine  # noqa: E402, I100
+from machine import machine, store_results  # noqa: E402, I100
 import peak as peak_bench  # noqa: E402
 
 
@@ -160,10 +159,7 @@ def main():
               f"{row.get('gmacs_per_s', ''):>8} GMAC/s {share:>5}  {row['type']:14} "
               f"{row['layer'][:60]}")
     if not args.no_save:
-        path = ROOT / 'bench' / 'results.json'
-        merged = json.loads(path.read_text()) if path.exists() else {}
-        merged['layers'] = results
-        path.write_text(json.dumps(merged, indent=2) + '\n')
+        store_results('layers', results)
 
 
 if __name__ == '__main__':

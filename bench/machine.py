@@ -1,5 +1,6 @@
 """The description of this machine that every benchmark stores with its numbers."""
 
+import json
 import os
 import pathlib
 import platform
@@ -26,3 +27,14 @@ def machine():
     except OSError:
         pass
     return info
+
+
+#: where every benchmark keeps its figures, each under its own key
+RESULTS = pathlib.Path(__file__).resolve().parent / 'results.json'
+
+
+def store_results(key, value):
+    """Put ``value`` under ``key`` in bench/results.json; the other keys stay as they are."""
+    stored = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    stored[key] = value
+    RESULTS.write_text(json.dumps(stored, indent=2) + '\n')
