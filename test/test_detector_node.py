@@ -90,6 +90,28 @@ def test_a_frame_gives_its_objects_and_a_heat_map_with_its_stamp(ros, windows_mo
     assert values[24, 24] > 128 and values[48, 72] > 128 and values[71, 0] < 128
 
 
+def test_a_detector_with_its_own_camera_finds_the_objects_in_its_frames(ros, windows_model,
+                                                                        tmp_path):
+    folder = tmp_path / 'frames'
+    folder.mkdir()
+    cv2.imwrite(str(folder / '000.png'), cv2.cvtColor(scene_frame(), cv2.COLOR_RGB2BGR))
+    node = ros.make(DetectorNode, {'model': windows_model, **PARAMETERS, 'source': str(folder),
+                                   'width': 96, 'height': 72, 'fps': 30.0, 'frame_id': 'cam'})
+    probe = ros.probe()
+    results = []
+    probe.create_subscription(Detections, 'detections', results.append, 10)
+    assert ros.spin_until(lambda: len(results) >= 3, timeout_sec=20.0)
+    stamps = [(r.header.stamp.sec, r.header.stamp.nanosec) for r in results]
+    assert stamps == sorted(set(stamps)) and {r.header.frame_id for r in results} == {'cam'}
+    for result in results:  # the folder's BGR frame reaches the windows in its colours
+        assert (result.width, result.height) == (96, 72)
+        found = found_objects(result)
+        for label, box in TRUTH.items():
+            best = max((d for d in found if d.label == label), key=lambda d: d.score)
+            assert iou(best.box, box) >= 0.5, (label, found)
+    assert node.capture.frames_published == 0  # nobody asked for the frames
+
+
 def test_window_settings_change_at_runtime_and_bad_ones_are_refused(ros, windows_model):
     node = ros.make(DetectorNode, {'model': windows_model, **PARAMETERS,
                                    'score_threshold': 0.0, 'iou_threshold': 1.0})
