@@ -19,8 +19,8 @@ With a ``source`` the node is its own camera (:class:`~nano_vision.nodes.capture
 the camera node's capture thread): each frame is grabbed and stamped at its time
 and goes into the slot without a message, a copy or a colour conversion (the
 preprocessing reads the source's encoding); a device's or folder's frame is
-decoded only when the prepare thread takes it, so frames the model skips cost
-next to nothing; frames go out on ``image`` only while someone subscribes.
+decoded only when a worker takes it, so frames the model skips cost next to
+nothing; frames go out on ``image`` only while someone subscribes.
 """
 
 from dataclasses import dataclass
@@ -35,6 +35,7 @@ from nano_vision.image.conversion import ImageConversionError
 from nano_vision.inference.config import check_model_names
 from nano_vision.inference.live import (InferenceStats as StatsWindow, LatestSlot,
                                         prepare_beside_model, PrepareSchedule)
+from nano_vision.ml.cpu import available_cpus, physical_cores  # no torch: cores only
 from nano_vision.nodes.base import NanoVisionNode
 from nano_vision.nodes.capture import Capture, CapturedFrame, GrabbedFrame
 from nano_vision.nodes.graph import MODEL_NODES
@@ -105,7 +106,6 @@ class InferenceNode(NanoVisionNode):
         # three input buffers: one in the model, one waiting for it, one being prepared
         for _ in range(3):
             self._free.put(self.predictor.new_input())
-        from nano_vision.ml.cpu import available_cpus, physical_cores
         self.prepare_beside_model = prepare_beside_model(
             str(self.predictor.device), self.config.threads or physical_cores(),
             available_cpus())
