@@ -28,7 +28,8 @@ from helpers import make_squares  # noqa: E402
 from nano_vision.camera.sources import SourceError  # noqa: E402
 from nano_vision.datasets.synth import write_synthetic_dataset  # noqa: E402
 from nano_vision.image.conversion import image_msg_to_numpy  # noqa: E402
-from nano_vision.inference.live import prepare_beside_model, PrepareSchedule  # noqa: E402
+from nano_vision.inference.live import (LatestSlot, prepare_beside_model,  # noqa: E402
+                                        PrepareSchedule)
 from nano_vision.ml.cpu import available_cpus  # noqa: E402
 from nano_vision.ml.recipe import TrainOptions  # noqa: E402
 from nano_vision.ml.train import train  # noqa: E402
@@ -64,6 +65,13 @@ def face_model(tmp_path_factory):
                          batch_size=8, patience=20), echo=lambda _: None)
     assert result.metrics['rmse'] < 0.13, result.metrics
     return str(out)
+
+
+@pytest.fixture(scope='module')
+def squares_onnx(squares_model):
+    """Return the squares classifier exported to ONNX (ONNX Runtime runs frames at once)."""
+    from nano_vision.ml.export import export_onnx
+    return export_onnx(squares_model)[0]
 
 
 def square_frame(colour_bgr, width=96, height=72, seed=0):
@@ -362,6 +370,107 @@ def test_frames_are_prepared_beside_the_model_only_where_a_cpu_is_left():
     assert prepare_beside_model('cpu', 1, 2) and prepare_beside_model('cpu', 4, 8)
     assert not prepare_beside_model('cpu', 2, 2)  # every CPU is the model's: after it
     assert prepare_beside_model('cuda', 4, 4) and prepare_beside_model('tensorrt', 1, 1)
+
+
+def test_the_slot_numbers_the_items_in_the_order_they_were_taken():
+    slot = LatestSlot()
+    slot.put('a')
+    assert slot.take_numbered(0.0) == (1, 'a')
+    slot.put('b')
+    slot.put('c')  # replaces b, which is never taken
+    assert slot.take_numbered(0.0) == (2, 'c') and slot.dropped == 1
+    assert slot.take_numbered(0.01) == (2, None)
+    taken = []
+    consumers = [threading.Thread(target=lambda: taken.append(slot.take_numbered(5.0)))
+                 for _ in range(2)]
+    for consumer in consumers:
+        consumer.start()
+    slot.put('d')
+    time.sleep(0.05)
+    slot.put('e')
+    for consumer in consumers:
+        consumer.join()
+    assert sorted(taken) == [(3, 'd'), (4, 'e')]  # the later one taken, the newer item
+
+
+def all_cores(parameters):
+    """Node parameters giving the model every CPU (its threads: one per CPU)."""
+    return {'threads': available_cpus(), **parameters}
+
+
+@pytest.mark.skipif(available_cpus() < 2, reason='two frames share two or more CPUs')
+def test_two_frames_share_the_cores_and_their_results_go_out_in_order(
+        ros, squares_onnx, tmp_path):
+    write_frames(tmp_path / 'frames', (30, 30, 220))
+    node = ros.make(ClassifierNode, all_cores({
+        'model': squares_onnx, 'backend': 'onnxruntime', 'source': str(tmp_path / 'frames'),
+        'width': 96, 'height': 72, 'fps': 400.0, 'stats_period_sec': 0.5}))
+    assert node.predictor.concurrent and not node.prepare_beside_model
+    assert node.frames_in_flight == 2 and [t.name for t in node._threads] == [
+        'inference', 'inference-2']
+    run, lock = node.predictor.run, threading.Lock()
+    running, most, runners = [0], [0], set()
+
+    def counted_run(batch):  # the real model, slower than the camera; who runs, how many
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+            runners.add(threading.current_thread().name)
+        try:
+            time.sleep(0.01)
+            return run(batch)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    node.predictor.run = counted_run
+    probe = ros.probe()
+    results, stats = [], []
+    probe.create_subscription(Classification, 'classification', results.append, 100)
+    probe.create_subscription(InferenceStats, 'classifier/stats', stats.append, 10)
+    assert ros.spin_until(lambda: len(results) >= 40, timeout_sec=30.0)
+    assert most[0] == 2 and runners == {'inference', 'inference-2'}
+    stamps = [stamp_ns(r.header) for r in results]
+    assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+    assert {r.label for r in results} == {'red'}
+    assert ros.spin_until(lambda: stats and stats[-1].frames_processed >= 40)
+    last = stats[-1]
+    assert last.frames_processed + last.frames_dropped <= last.frames_received
+
+
+def test_a_result_finishing_after_that_of_a_frame_taken_later_is_dropped(ros, squares_onnx):
+    node = ros.make(ClassifierNode, all_cores({'model': squares_onnx,
+                                               'backend': 'onnxruntime',
+                                               'smoothing_frames': 2}))
+    probe = ros.probe()
+    results = []
+    probe.create_subscription(Classification, 'classification', results.append, 10)
+    red = image_msg(square_frame((30, 30, 220)), 'rgb8', stamped(1))
+    blue = image_msg(square_frame((220, 30, 30)), 'rgb8', stamped(2))
+    first, second = node.prepare(red, None, order=1), node.prepare(blue, None, order=2)
+    node.finish(second)  # the frame taken later was done first...
+    node.finish(first)   # ...so the earlier one's result would go back in time
+    assert ros.spin_until(lambda: results) and node.late == 1
+    ros.spin_until(lambda: len(results) > 1, timeout_sec=0.5)
+    assert [r.header.stamp.sec for r in results] == [2] and results[0].label == 'blue'
+    # the dropped frame never reached the smoothing: blue's own answer, not averaged with red
+    alone = node.predictor.infer(second.batch)[0].probabilities
+    assert list(results[0].probabilities) == pytest.approx(list(alone), abs=1e-6)
+    assert node.stats_message().frames_dropped == 1 and node.stats.processed == 1
+
+
+def test_one_frame_at_a_time_where_frames_cannot_share_the_model(ros, squares_model,
+                                                                 squares_onnx, face_model):
+    torch_node = ros.make(ClassifierNode, all_cores({'model': squares_model}))
+    assert not torch_node.predictor.concurrent and torch_node.frames_in_flight == 1
+    assert [t.name for t in torch_node._threads] == ['inference']
+    if available_cpus() > 1:  # a CPU beside the model: it prepares frames there instead
+        beside = ros.make(ClassifierNode, {'model': squares_onnx, 'backend': 'onnxruntime',
+                                           'threads': 1})
+        assert beside.prepare_beside_model and beside.frames_in_flight == 1
+    # the regressor's points steer: one frame at a time unless asked
+    regressor = ros.make(RegressorNode, all_cores({'model': face_model}))
+    assert regressor.config.frames_in_flight == 1
 
 
 def test_the_prepare_schedule_aims_at_the_end_of_the_model():

@@ -32,6 +32,21 @@ _STATS = ParamSpec('stats_period_sec', 5.0, 'Seconds between statistics on ~/sta
 _THREADS = ParamSpec('threads', 0, 'CPU threads for the model; 0: one per physical core '
                      "(ONNX Runtime) or PyTorch's default.",
                      min_value=0, max_value=256)
+
+
+def _frames_in_flight(default, why):
+    """Return the frames_in_flight parameter of a model node, with its default and why."""
+    return ParamSpec(
+        'frames_in_flight', default, 'At most this many frames in the model at once, each the '
+        'newest when it was taken. Applies where ONNX Runtime runs the model on the CPU with '
+        'every core (otherwise one frame at a time): with 2 the next frame is read and '
+        'prepared while the model still runs the last, and then both share the cores, so more '
+        'frames get a result when the camera is faster than the model, each a little later. '
+        'Results go out in the order their frames were taken (one finishing after that of a '
+        'frame taken later is dropped). '
+        + why, min_value=1, max_value=4)
+
+
 _SOURCE = ParamSpec('source', '', 'Empty: subscribe to image (frames of a camera node). '
                     'Otherwise an in-process camera: the node reads this source itself (the '
                     "camera node's source values: a device, csi, gst:<pipeline>, a video file, "
@@ -54,14 +69,17 @@ CLASSIFIER_PARAMETERS = (
               min_value=0.0, max_value=1.0),
     ParamSpec('smoothing_frames', 1, 'Average the probabilities of this many recent frames '
               '(1: none).', min_value=1, max_value=100),
-    _STATS, _THREADS, *_CAMERA,
+    _STATS, _THREADS,
+    _frames_in_flight(2, '1: each result as early as the cores allow it.'), *_CAMERA,
 )
 
 REGRESSOR_PARAMETERS = (
     _MODEL, _DEVICE, _BACKEND, _TRANSPORT, _EXPECTED,
     ParamSpec('keypoint', '', 'Keypoint published on point (geometry_msgs/PointStamped); '
               "empty: the model's first keypoint."),
-    _STATS, _THREADS, *_CAMERA,
+    _STATS, _THREADS,
+    _frames_in_flight(1, 'The default is 1: points steer, and a point is worth most early.'),
+    *_CAMERA,
 )
 
 DETECTOR_PARAMETERS = (
@@ -81,7 +99,8 @@ DETECTOR_PARAMETERS = (
               min_value=0.0, max_value=1.0),
     ParamSpec('heatmap_class', '', 'Class shown on heatmap (mono8, 255 = probability 1); '
               'empty: the highest of the object classes.'),
-    _STATS, _THREADS, *_CAMERA,
+    _STATS, _THREADS,
+    _frames_in_flight(2, '1: each result as early as the cores allow it.'), *_CAMERA,
 )
 
 OVERLAY_PARAMETERS = (
@@ -148,6 +167,7 @@ class ClassifierConfig(_ModelNodeConfig):
     smoothing_frames: int
     stats_period_sec: float
     threads: int
+    frames_in_flight: int
 
 
 @dataclass(frozen=True)
@@ -164,6 +184,7 @@ class RegressorConfig(_ModelNodeConfig):
     keypoint: str
     stats_period_sec: float
     threads: int
+    frames_in_flight: int
 
 
 def _names(text):
@@ -191,6 +212,7 @@ class DetectorConfig(_ModelNodeConfig):
     heatmap_class: str
     stats_period_sec: float
     threads: int
+    frames_in_flight: int
 
     def check(self):
         """Refuse an empty model and a window grid that cannot work."""

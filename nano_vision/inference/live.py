@@ -22,6 +22,7 @@ class LatestSlot:
         self._closed = False
         self.received = 0
         self.dropped = 0
+        self.taken = 0
 
     def put(self, item):
         """Store ``item``; return the one it replaced (counted as dropped), or None."""
@@ -35,11 +36,22 @@ class LatestSlot:
 
     def take(self, timeout=None):
         """Return the newest item, waiting up to ``timeout`` s; None on timeout or close."""
+        return self.take_numbered(timeout)[1]
+
+    def take_numbered(self, timeout=None):
+        """Return ``(n, item)``: the newest item and how many were taken up to it.
+
+        With several consumers, ``n`` orders the items as they were taken (the later
+        one, the newer item), whichever consumer is done first. None for the item on
+        timeout or close.
+        """
         with self._condition:
             if self._item is None and not self._closed:
                 self._condition.wait(timeout)
             item, self._item = self._item, None
-            return item
+            if item is not None:
+                self.taken += 1
+            return self.taken, item
 
     def close(self):
         """Wake the consumer for good (it then gets None)."""

@@ -32,6 +32,9 @@ class Predictor:
     names = ()
     preprocessing = None
     backend = ''
+    #: True when :meth:`run` may be called from several threads at once, the frames
+    #: sharing the engine's threads (ONNX Runtime on the CPU: one pool of intra-op threads)
+    concurrent = False
 
     def run(self, batch):
         """Return raw outputs (N, C) for a float32 (N, 3, S, S) batch."""
@@ -215,6 +218,7 @@ class OnnxPredictor(Predictor):
             raise ValueError(f'{path} is not an ONNX model ONNX Runtime can run: {exc}') \
                 from None
         self.device = DEVICES_OF_PROVIDERS.get(self.session.get_providers()[0], 'cpu')
+        self.concurrent = self.device == 'cpu'
         if device in ('cuda', 'tensorrt') and self.device != device:
             # the provider is in this build, but its libraries failed to load
             raise ValueError(f'ONNX Runtime could not start {device} for {path} (it fell back '

@@ -30,10 +30,9 @@ class ClassifierNode(InferenceNode):
         self._smoother = ProbabilitySmoother(self.config.smoothing_frames)
         self.publisher = self.create_publisher(Classification, 'classification', 10)
 
-    def predict_prepared(self, item):
-        """Return the (smoothed, thresholded) classification of a prepared frame."""
-        raw = self.predictor.infer(item.batch)[0]
-        return classify(raw.names, self._smoother(raw.probabilities),
+    def interpret(self, item, output):
+        """Return the (smoothed, thresholded) classification of the model's output."""
+        return classify(output.names, self._smoother(output.probabilities),
                         self.config.min_confidence)
 
     def publish_result(self, header, prediction, width, height):

@@ -52,13 +52,16 @@ class DetectorNode(InferenceNode):
             out = self.predictor.new_input(len(boxes))  # the grid or the frame size changed
         return self.predictor.prepare_windows(image, boxes, encoding, out), boxes
 
-    def predict_prepared(self, item):
+    def run_model(self, item):
+        """Return the class probabilities of a frame's windows."""
+        return self.predictor.probabilities(item.batch)
+
+    def interpret(self, item, output):
         """Return the windows, their class probabilities and the detections of a frame."""
         config = self.config
-        probabilities = self.predictor.probabilities(item.batch)
-        found = detect(item.windows, probabilities, self.predictor.names,
-                       config.background_names, config.score_threshold, config.iou_threshold)
-        return item.windows, probabilities, found
+        found = detect(item.windows, output, self.predictor.names, config.background_names,
+                       config.score_threshold, config.iou_threshold)
+        return item.windows, output, found
 
     def publish_result(self, header, prediction, width, height):
         """Publish the Detections message and, when someone listens, the heat map."""

@@ -12,8 +12,14 @@ and a camera faster than the model costs no preprocessing of frames the model
 would never see. It never builds a queue: a frame replaced in the slot before
 it was taken, or prepared and then replaced by a newer prepared frame before
 the model was free, is counted as dropped. Where the model's threads take every
-CPU, one worker prepares the newest frame after the model is done with the last
-(:func:`~nano_vision.inference.live.prepare_beside_model`).
+CPU, a worker prepares the newest frame after the model is done with the last
+(:func:`~nano_vision.inference.live.prepare_beside_model`); with ``frames_in_flight``
+2 and an engine whose threads frames can share (ONNX Runtime on the CPU), two such
+workers each take the newest frame when they are free, so one reads and prepares its
+frame, on a core the model leaves idle meanwhile, while the other's runs. Results
+go out one at a time in the order their frames were taken: the stateful part
+(smoothing) and the publishing run under a lock, and a result that finishes after
+that of a frame taken later is dropped.
 
 With a ``source`` the node is its own camera (:class:`~nano_vision.nodes.capture.Capture`,
 the camera node's capture thread): each frame is grabbed and stamped at its time
@@ -53,6 +59,7 @@ class PreparedFrame:
     height: int
     prepare_ms: float
     windows: object = None  # the detector's (N, 4) windows, one batch row each
+    order: int = 0  # which frame taken from the slot it is (LatestSlot.take_numbered)
 
 
 class InferenceNode(NanoVisionNode):
@@ -75,6 +82,9 @@ class InferenceNode(NanoVisionNode):
         self.schedule = PrepareSchedule()
         self.stats = StatsWindow()
         self.rejected = 0
+        self.late = 0  # results dropped: a newer frame's result was out first
+        self._result_lock = threading.Lock()  # interpret and publish one result at a time
+        self._last_order = 0  # of the newest frame whose result is out
         self.declare_config(config_class)
 
         from nano_vision.ml.predictor import load_predictor  # torch loads with the model
@@ -98,25 +108,37 @@ class InferenceNode(NanoVisionNode):
             self.create_subscription(Image, 'image', self.slot.put, NEWEST_FRAME_QOS)
         self.stats_pub = self.create_publisher(InferenceStats, '~/stats', 10)
         self.create_timer(self.config.stats_period_sec, self.publish_stats)
-        self.get_logger().info(
-            f'{self.predictor.task} model {self.config.model} ({self.predictor.backend} on '
-            f'{self.predictor.device}): {", ".join(self.predictor.names)}' + (
-                f'; frames of {camera.source.kind} {camera.source.target!r} at '
-                f'{camera.fps:g} fps' if camera is not None else ''))
-        # three input buffers: one in the model, one waiting for it, one being prepared
-        for _ in range(3):
-            self._free.put(self.predictor.new_input())
         self.prepare_beside_model = prepare_beside_model(
             str(self.predictor.device), self.config.threads or physical_cores(),
             available_cpus())
+        self.frames_in_flight = 1 if self.prepare_beside_model or not \
+            self.predictor.concurrent else self.config.frames_in_flight
+        self.get_logger().info(
+            f'{self.predictor.task} model {self.config.model} ({self.predictor.backend} on '
+            f'{self.predictor.device}, {self._workers_text()}): '
+            f'{", ".join(self.predictor.names)}' + (
+                f'; frames of {camera.source.kind} {camera.source.target!r} at '
+                f'{camera.fps:g} fps' if camera is not None else ''))
+        # input buffers: one in the model, one waiting for it, one being prepared (or one
+        # per worker)
+        for _ in range(max(3, self.frames_in_flight)):
+            self._free.put(self.predictor.new_input())
         workers = ((self._prepare_loop, 'prepare'), (self._inference_loop, 'inference')) \
-            if self.prepare_beside_model else ((self._sequential_loop, 'inference'),)
+            if self.prepare_beside_model else tuple(
+                (self._sequential_loop, 'inference' + (f'-{i + 1}' if i else ''))
+                for i in range(self.frames_in_flight))
         self._threads = [threading.Thread(target=target, name=name, daemon=True)
                          for target, name in workers]
         for thread in self._threads:
             thread.start()
         if self.capture is not None:
             self.capture.start()
+
+    def _workers_text(self):
+        if self.prepare_beside_model:
+            return 'frames prepared beside the model'
+        count = self.frames_in_flight
+        return f'{count} frame{"s" if count > 1 else ""} at once'
 
     def setup_outputs(self):
         """Create the publishers of the results."""
@@ -130,13 +152,13 @@ class InferenceNode(NanoVisionNode):
         while not self.stopping.is_set():
             if not self.schedule.wait(timeout=0.2):  # the model is not due for a frame yet
                 continue
-            msg = self.slot.take(timeout=0.2)
+            order, msg = self.slot.take_numbered(timeout=0.2)
             if msg is None:
                 continue
             # never blocks for long: the model and the ready slot hold one buffer each
             buffer = self._free.get()
             started = time.perf_counter()
-            item = self.prepare(msg, buffer)
+            item = self.prepare(msg, buffer, order)
             if item is None:
                 self._free.put(buffer)
                 continue
@@ -160,16 +182,17 @@ class InferenceNode(NanoVisionNode):
     def _sequential_loop(self):
         buffer = self._free.get()
         while not self.stopping.is_set():
-            msg = self.slot.take(timeout=0.2)
+            order, msg = self.slot.take_numbered(timeout=0.2)
             if msg is not None:
-                self.process(msg, buffer)
+                self.process(msg, buffer, order)
 
-    def process(self, msg, out=None):
+    def process(self, msg, out=None, order=0):
         """Prepare, run and publish one frame message in the calling thread.
 
         :param out: an input buffer to prepare the frame into, or None for a new one
+        :param order: which frame taken from the slot it is (0: no order to keep)
         """
-        item = self.prepare(msg, out)
+        item = self.prepare(msg, out, order)
         if item is not None:
             self.finish(item)
 
@@ -185,13 +208,14 @@ class InferenceNode(NanoVisionNode):
         self.get_logger().error(f'frame dropped: {type(exc).__name__}: {exc}',
                                 throttle_duration_sec=5.0)
 
-    def prepare(self, msg, out):
+    def prepare(self, msg, out, order=0):
         """Return the :class:`PreparedFrame` of a frame, or None for a bad frame.
 
         :param msg: an Image or CompressedImage message, or a
             :class:`~nano_vision.nodes.capture.CapturedFrame` of the node's own camera
 
         :param out: a ``predictor.new_input()`` array to write into, or None for a new one
+        :param order: which frame taken from the slot it is (0: no order to keep)
         """
         try:
             if isinstance(msg, GrabbedFrame):  # the node's own camera: decoded only now
@@ -205,7 +229,7 @@ class InferenceNode(NanoVisionNode):
             started = time.perf_counter()
             batch, windows = self.prepare_input(image, encoding, out)
             return PreparedFrame(msg.header, batch, image.shape[1], image.shape[0],
-                                 (time.perf_counter() - started) * 1e3, windows)
+                                 (time.perf_counter() - started) * 1e3, windows, order)
         except Exception as exc:  # noqa: B902 - one bad frame must never end the node
             self._reject(exc)
             return None
@@ -219,21 +243,39 @@ class InferenceNode(NanoVisionNode):
         return self.predictor.prepare([image], encoding, out), None
 
     def finish(self, item):
-        """Run the model on a prepared frame, publish the result and record the timings."""
+        """Run the model on a prepared frame, publish the result and record the timings.
+
+        The model may run for several frames at once (``frames_in_flight``); what follows
+        it runs one frame at a time, and the result of a frame taken before one whose
+        result is out already is dropped.
+        """
         try:
             started = time.perf_counter()
-            prediction = self.predict_prepared(item)
+            output = self.run_model(item)
             model_ms = item.prepare_ms + (time.perf_counter() - started) * 1e3
-            self.publish_result(item.header, prediction, item.width, item.height)
+            with self._result_lock:
+                if item.order < self._last_order:
+                    self.late += 1  # the result of a frame taken after it is out already
+                    return
+                self._last_order = item.order
+                self.publish_result(item.header, self.interpret(item, output), item.width,
+                                    item.height)
+                self.stats.record(model_ms,
+                                  stamp_age_ms(item.header, self.get_clock().now().nanoseconds))
         except Exception as exc:  # noqa: B902 - one bad frame must never end the node
             self._reject(exc)
-            return
-        self.stats.record(model_ms,
-                          stamp_age_ms(item.header, self.get_clock().now().nanoseconds))
 
-    def predict_prepared(self, item):
-        """Return the prediction of a :class:`PreparedFrame` (subclasses add smoothing)."""
+    def run_model(self, item):
+        """Return the model's output for a :class:`PreparedFrame` (frames may run at once)."""
         return self.predictor.infer(item.batch)[0]
+
+    def interpret(self, item, output):
+        """Return the prediction to publish from :meth:`run_model`'s output.
+
+        Called one frame at a time, in the order the frames were taken: state across
+        frames (smoothing) goes here.
+        """
+        return output
 
     def stats_message(self):
         """Return the InferenceStats message of the current window."""
@@ -245,7 +287,8 @@ class InferenceNode(NanoVisionNode):
                              latency_ms_p99=s['latency_ms_p99'],
                              frames_received=self.slot.received,
                              frames_processed=self.stats.processed,
-                             frames_dropped=self.slot.dropped + self._ready.dropped,
+                             frames_dropped=(self.slot.dropped + self._ready.dropped
+                                             + self.late),
                              frames_rejected=self.rejected,
                              frames_unusable_stamp=self.stats.unusable_stamps)
         msg.header.stamp = self.get_clock().now().to_msg()
