@@ -438,7 +438,7 @@ def test_two_frames_share_the_cores_and_their_results_go_out_in_order(
     assert last.frames_processed + last.frames_dropped <= last.frames_received
 
 
-def test_a_result_finishing_after_that_of_a_frame_taken_later_is_dropped(ros, squares_onnx):
+def test_a_result_finishing_before_that_of_an_older_frame_waits_for_it(ros, squares_onnx):
     node = ros.make(ClassifierNode, all_cores({'model': squares_onnx,
                                                'backend': 'onnxruntime',
                                                'smoothing_frames': 2}))
@@ -447,16 +447,24 @@ def test_a_result_finishing_after_that_of_a_frame_taken_later_is_dropped(ros, sq
     probe.create_subscription(Classification, 'classification', results.append, 10)
     red = image_msg(square_frame((30, 30, 220)), 'rgb8', stamped(1))
     blue = image_msg(square_frame((220, 30, 30)), 'rgb8', stamped(2))
+    node.frame_taken(1)
+    node.frame_taken(2)  # two workers took red, then blue
     first, second = node.prepare(red, None, order=1), node.prepare(blue, None, order=2)
-    node.finish(second)  # the frame taken later was done first...
-    node.finish(first)   # ...so the earlier one's result would go back in time
-    assert ros.spin_until(lambda: results) and node.late == 1
-    ros.spin_until(lambda: len(results) > 1, timeout_sec=0.5)
-    assert [r.header.stamp.sec for r in results] == [2] and results[0].label == 'blue'
-    # the dropped frame never reached the smoothing: blue's own answer, not averaged with red
-    alone = node.predictor.infer(second.batch)[0].probabilities
-    assert list(results[0].probabilities) == pytest.approx(list(alone), abs=1e-6)
-    assert node.stats_message().frames_dropped == 1 and node.stats.processed == 1
+    red_alone, blue_alone = (node.predictor.infer(item.batch)[0].probabilities
+                             for item in (first, second))
+    node.finish(second)  # the frame taken later is done first...
+    node.frame_done(2)
+    ros.spin_until(lambda: results, timeout_sec=0.5)
+    assert results == []  # ...and waits for the red one's result
+    node.finish(first)
+    node.frame_done(1)
+    assert ros.spin_until(lambda: len(results) == 2)
+    assert [r.header.stamp.sec for r in results] == [1, 2] and results[0].label == 'red'
+    # smoothed in that order: red alone, then red and blue averaged
+    assert list(results[0].probabilities) == pytest.approx(list(red_alone), abs=1e-6)
+    assert list(results[1].probabilities) == pytest.approx(
+        list((np.asarray(red_alone) + blue_alone) / 2), abs=1e-6)
+    assert node.stats.processed == 2 and not node._waiting and not node._in_flight
 
 
 def test_one_frame_at_a_time_where_frames_cannot_share_the_model(ros, squares_model,

@@ -42,8 +42,8 @@ def _frames_in_flight(default, why):
         'every core (otherwise one frame at a time): with 2 the next frame is read and '
         'prepared while the model still runs the last, and then both share the cores, so more '
         'frames get a result when the camera is faster than the model, each a little later. '
-        'Results go out in the order their frames were taken (one finishing after that of a '
-        'frame taken later is dropped). '
+        'Results go out in the order their frames were taken (one that finishes first waits '
+        "for the older frame's). "
         + why, min_value=1, max_value=4)
 
 
