@@ -19,6 +19,7 @@ from test_inference_nodes import publish_until, stamped  # noqa: E402
 
 from nano_vision.image.conversion import image_msg_to_numpy  # noqa: E402
 from nano_vision.inference.windows import iou  # noqa: E402
+from nano_vision.ml.cpu import available_cpus  # noqa: E402
 from nano_vision.ml.recipe import TrainOptions  # noqa: E402
 from nano_vision.ml.train import train  # noqa: E402
 from nano_vision.nodes.detector import DetectorNode  # noqa: E402
@@ -110,6 +111,30 @@ def test_a_detector_with_its_own_camera_finds_the_objects_in_its_frames(ros, win
             best = max((d for d in found if d.label == label), key=lambda d: d.score)
             assert iou(best.box, box) >= 0.5, (label, found)
     assert node.capture.frames_published == 0  # nobody asked for the frames
+
+
+def test_a_detector_with_every_core_prepares_each_frame_in_the_same_buffer(
+        ros, windows_model, tmp_path):
+    folder = tmp_path / 'frames'
+    folder.mkdir()
+    cv2.imwrite(str(folder / '000.png'), cv2.cvtColor(scene_frame(), cv2.COLOR_RGB2BGR))
+    node = ros.make(DetectorNode, {'model': windows_model, **PARAMETERS, 'source': str(folder),
+                                   'width': 96, 'height': 72, 'fps': 100.0,
+                                   'threads': available_cpus()})
+    assert not node.prepare_beside_model  # a worker prepares each frame after the model
+    new_input, made = node.predictor.new_input, []
+
+    def counted_new_input(count=1):
+        made.append(count)
+        return new_input(count)
+
+    node.predictor.new_input = counted_new_input
+    probe = ros.probe()
+    results = []
+    probe.create_subscription(Detections, 'detections', results.append, 10)
+    assert ros.spin_until(lambda: len(results) >= 10, timeout_sec=20.0)
+    # the grid's batch of windows is made once per worker, then filled frame after frame
+    assert len(made) <= node.frames_in_flight, made
 
 
 def test_window_settings_change_at_runtime_and_bad_ones_are_refused(ros, windows_model):

@@ -191,7 +191,7 @@ class InferenceNode(NanoVisionNode):
                     continue
                 self.frame_taken(order)
             try:
-                self.process(msg, buffer, order)
+                buffer = self.process(msg, buffer, order)
             finally:
                 self.frame_done(order)
 
@@ -216,12 +216,17 @@ class InferenceNode(NanoVisionNode):
     def process(self, msg, out=None, order=0):
         """Prepare, run and publish one frame message in the calling thread.
 
+        Returns the input buffer to prepare the next frame into: the one the frame was
+        prepared in (the detector's grows with its windows), else ``out``.
+
         :param out: an input buffer to prepare the frame into, or None for a new one
         :param order: which frame taken from the slot it is (0: no order to keep)
         """
         item = self.prepare(msg, out, order)
-        if item is not None:
-            self.finish(item)
+        if item is None:
+            return out
+        self.finish(item)
+        return item.batch
 
     def _reject(self, exc):
         """Count and log a dropped frame (unless the node is shutting down)."""
