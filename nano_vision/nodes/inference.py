@@ -19,7 +19,7 @@ workers each take the newest frame when they are free, so one reads and prepares
 frame, on a core the model leaves idle meanwhile, while the other's runs. Results
 go out one at a time in the order their frames were taken: the stateful part
 (smoothing) and the publishing run under a lock, and a result that finishes before
-that of a frame taken earlier waits for it (about a fifth of them on 2 cores).
+that of a frame taken earlier waits for it.
 
 With a ``source`` the node is its own camera (:class:`~nano_vision.nodes.capture.Capture`,
 the camera node's capture thread): each frame is grabbed and stamped at its time
@@ -155,13 +155,13 @@ class InferenceNode(NanoVisionNode):
         while not self.stopping.is_set():
             if not self.schedule.wait(timeout=0.2):  # the model is not due for a frame yet
                 continue
-            order, msg = self.slot.take_numbered(timeout=0.2)
+            msg = self.slot.take(timeout=0.2)
             if msg is None:
                 continue
             # never blocks for long: the model and the ready slot hold one buffer each
             buffer = self._free.get()
             started = time.perf_counter()
-            item = self.prepare(msg, buffer, order)
+            item = self.prepare(msg, buffer)
             if item is None:
                 self._free.put(buffer)
                 continue
