@@ -122,9 +122,9 @@ class InferenceNode(NanoVisionNode):
             f'{", ".join(self.predictor.names)}' + (
                 f'; frames of {camera.source.kind} {camera.source.target!r} at '
                 f'{camera.fps:g} fps' if camera is not None else ''))
-        # input buffers: one in the model, one waiting for it, one being prepared (or one
-        # per worker)
-        for _ in range(max(3, self.frames_in_flight)):
+        # input buffers: one in the model, one waiting for it, one being prepared; or one
+        # per worker where the workers prepare after the model
+        for _ in range(3 if self.prepare_beside_model else self.frames_in_flight):
             self._free.put(self.predictor.new_input())
         workers = ((self._prepare_loop, 'prepare'), (self._inference_loop, 'inference')) \
             if self.prepare_beside_model else tuple(
