@@ -571,6 +571,42 @@ def test_overlay_draws_on_the_frame_with_the_same_stamp(ros):
     assert (pixels[-10:, -10:] == original[-10:, -10:]).all()  # ...on that frame
 
 
+def test_a_lazy_overlay_subscribes_only_while_someone_watches_so_the_camera_rests(
+        ros, squares_model, tmp_path):
+    write_frames(tmp_path / 'frames', (30, 30, 220))
+    node = ros.make(ClassifierNode, {'model': squares_model, 'source': str(tmp_path / 'frames'),
+                                     'width': 96, 'height': 72, 'fps': 60.0})
+    overlay = ros.make(OverlayNode, {'mode': 'classification'})  # lazy by default
+    probe = ros.probe()
+    results = []
+    probe.create_subscription(Classification, 'classification', results.append, 10)
+    assert ros.spin_until(lambda: len(results) >= 10, timeout_sec=20.0)
+    # nobody watches: the overlay has no inputs, the camera converts and publishes nothing
+    assert not overlay.subscribed and overlay.count_subscribers('image_annotated') == 0
+    assert node.capture.frames_published == 0
+    annotated = []
+    viewer = probe.create_subscription(Image, 'image_annotated', annotated.append, 10)
+    assert ros.spin_until(lambda: len(annotated) >= 5, timeout_sec=20.0)
+    assert overlay.subscribed and node.capture.frames_published >= 5
+    labelled = {stamp_ns(r.header) for r in results}
+    assert {stamp_ns(a.header) for a in annotated} <= labelled  # drawn on labelled frames
+    # the viewer goes: the overlay lets go of the frames, and the camera stops publishing
+    probe.destroy_subscription(viewer)
+    assert ros.spin_until(lambda: not overlay.subscribed, timeout_sec=10.0)
+    assert ros.spin_until(lambda: node.count_subscribers('image') == 0, timeout_sec=10.0)
+    published, done = node.capture.frames_published, len(results)
+    assert ros.spin_until(lambda: len(results) >= done + 10, timeout_sec=20.0)
+    assert node.capture.frames_published <= published + 1  # one may have been on its way
+
+
+def test_an_overlay_that_is_not_lazy_subscribes_at_once(ros):
+    overlay = ros.make(OverlayNode, {'mode': 'keypoints', 'lazy': False})
+    assert overlay.subscribed
+    probe = ros.probe()
+    images = probe.create_publisher(Image, 'image', 10)
+    assert ros.spin_until(lambda: images.get_subscription_count() == 1, timeout_sec=10.0)
+
+
 def write_frames(folder, colour_bgr, count=3):
     """Write ``count`` square frames (PNG, lossless); return their RGB pixels."""
     folder.mkdir()

@@ -112,6 +112,10 @@ OVERLAY_PARAMETERS = (
     ParamSpec('heatmap', False, 'Also subscribe to the detector heatmap topic and blend it under '
               'the boxes (a frame with detections is drawn once its heat map of the same stamp '
               'has come too; the detector computes heat maps only while someone subscribes).'),
+    ParamSpec('lazy', True, 'Subscribe to the frames and predictions only while someone '
+              'subscribes to image_annotated: while nobody watches, the overlay costs nothing '
+              'and a model node that reads its own camera publishes no frames for it. False: '
+              'always subscribed.'),
 )
 
 
@@ -244,6 +248,7 @@ class OverlayConfig(NodeConfig):
     mode: str
     buffer_frames: int
     heatmap: bool
+    lazy: bool
 
 
 def check_model_names(expected, names, model):

@@ -6,9 +6,15 @@ each prediction with the frame of the same stamp, and publishes
 ``image_annotated`` (rgb8, the frame's header) for rqt_image_view or Foxglove.
 With ``heatmap`` set it also subscribes to the detector's ``heatmap`` and blends
 it under the boxes of the same stamp.
+
+With ``lazy`` (the default) the overlay subscribes to its inputs only while someone
+subscribes to ``image_annotated`` (it follows the publisher's matched events): a
+viewer closed, it unsubscribes, and a model node that reads its own camera then
+publishes no frames at all.
 """
 
 from nano_vision_msgs.msg import Classification, Detections, Keypoints
+from rclpy.event_handler import PublisherEventCallbacks
 from sensor_msgs.msg import Image
 
 from nano_vision.image.conversion import convert_encoding, ImageConversionError
@@ -25,23 +31,52 @@ class OverlayNode(NanoVisionNode):
     """Publish each frame that has a prediction, with the prediction drawn on it."""
 
     def __init__(self, **kwargs):
-        """Declare parameters and subscribe."""
+        """Declare parameters; subscribe now or (``lazy``) when image_annotated has a reader."""
         super().__init__('overlay', **kwargs)
         self.declare_config(OverlayConfig)
         self.matcher = StampMatcher(self.config.buffer_frames)
         # (frame, detections) pairs wait here for the heat map of their stamp
         self.heat_matcher = StampMatcher(self.config.buffer_frames)
         self.published = 0
-        self.publisher = self.create_publisher(Image, 'image_annotated', 10)
-        self.create_subscription(Image, 'image', self._on_image, 10)
+        self._inputs = []  # the subscriptions to frames and predictions, while subscribed
+        self.publisher = self.create_publisher(
+            Image, 'image_annotated', 10, event_callbacks=PublisherEventCallbacks(
+                matched=self._on_matched) if self.config.lazy else None)
+        if not self.config.lazy:
+            self._subscribe()
+
+    @property
+    def subscribed(self):
+        """Return whether the overlay subscribes to its inputs now."""
+        return bool(self._inputs)
+
+    def _on_matched(self, info):
+        # a subscriber of image_annotated came or went: follow whether anyone is left
+        if info.current_count > 0 and not self._inputs:
+            self._subscribe()
+        elif info.current_count == 0 and self._inputs:
+            for subscription in self._inputs:
+                self.destroy_subscription(subscription)
+            self._inputs = []
+            # frames and predictions from before would pair with nothing new
+            self.matcher = StampMatcher(self.config.buffer_frames)
+            self.heat_matcher = StampMatcher(self.config.buffer_frames)
+            self.get_logger().info('nobody subscribes to image_annotated: inputs unsubscribed')
+
+    def _subscribe(self):
+        inputs = [(Image, 'image', self._on_image)]
         if self.config.mode in ('auto', 'classification'):
-            self.create_subscription(Classification, 'classification', self._on_prediction, 10)
+            inputs.append((Classification, 'classification', self._on_prediction))
         if self.config.mode in ('auto', 'keypoints'):
-            self.create_subscription(Keypoints, 'keypoints', self._on_prediction, 10)
+            inputs.append((Keypoints, 'keypoints', self._on_prediction))
         if self.config.mode in ('auto', 'detections'):
-            self.create_subscription(Detections, 'detections', self._on_prediction, 10)
+            inputs.append((Detections, 'detections', self._on_prediction))
             if self.config.heatmap:
-                self.create_subscription(Image, 'heatmap', self._on_heatmap, 10)
+                inputs.append((Image, 'heatmap', self._on_heatmap))
+        self._inputs = [self.create_subscription(kind, topic, callback, 10)
+                        for kind, topic, callback in inputs]
+        if self.config.lazy:
+            self.get_logger().info('image_annotated has a subscriber: inputs subscribed')
 
     def _on_image(self, msg):
         stamp = stamp_ns(msg.header)
