@@ -37,10 +37,12 @@ def test_plans_shrink_for_quick_runs_and_refuse_unknown_projects():
 def test_live_nodes_are_the_launch_files_with_the_demos_settings_on_top():
     face = {name: ros_command(argv)
             for name, argv in node_commands(make_plan('face_xy'), 'face.pt', '/ns').items()}
-    assert list(face) == ['camera', 'regressor', 'overlay', 'steering']
-    assert face['camera']['parameters'] == {'source': 'synthetic:face', 'width': 224,
-                                            'height': 224, 'fps': 15.0}
-    assert face['regressor']['parameters'] == {'model': 'face.pt', 'stats_period_sec': 1.0}
+    # the regressor reads the camera (in_process_camera): the camera section's settings,
+    # then the demo's frame size and rate
+    assert list(face) == ['regressor', 'overlay', 'steering']
+    assert face['regressor']['parameters'] == {
+        'model': 'face.pt', 'source': 'synthetic:face', 'width': 224, 'height': 224,
+        'fps': 15.0, 'encoding': 'rgb8', 'stats_period_sec': 1.0}
     assert face['regressor']['remappings'] == {
         '__ns': '/ns', 'image': 'image_raw', 'image/compressed': 'image_raw/compressed'}
     assert face['overlay']['remappings'] == {'__ns': '/ns', 'image': 'image_raw'}
@@ -60,8 +62,8 @@ def test_live_nodes_are_the_launch_files_with_the_demos_settings_on_top():
     assert road['steering']['remappings'] == {'__ns': '/ns', 'cmd_vel': 'cmd_vel'}
 
     thumbs = node_commands(make_plan('thumbs'), 'thumbs.pt', '/ns')
-    assert list(thumbs) == ['camera', 'classifier', 'overlay']
-    assert ros_command(thumbs['camera'])['parameters']['source'] == 'synthetic:thumbs'
+    assert list(thumbs) == ['classifier', 'overlay']
+    assert ros_command(thumbs['classifier'])['parameters']['source'] == 'synthetic:thumbs'
 
 
 def test_parameter_values_keep_their_type_on_the_command_line():
@@ -117,11 +119,10 @@ def test_live_detections_are_scored_by_precision_and_recall():
 def test_objects_demo_runs_the_detector_over_the_heat_map_at_the_scenes_frame_size():
     commands = {name: ros_command(argv) for name, argv in
                 node_commands(make_plan('objects'), 'objects.pt', '/ns').items()}
-    assert list(commands) == ['camera', 'detector', 'overlay']
-    assert commands['camera']['parameters'] == {'source': 'synthetic:objects', 'width': 320,
-                                                'height': 240, 'fps': 15.0}
-    assert commands['detector']['parameters'] == {'model': 'objects.pt',
-                                                  'stats_period_sec': 1.0}
+    assert list(commands) == ['detector', 'overlay']
+    assert commands['detector']['parameters'] == {
+        'model': 'objects.pt', 'source': 'synthetic:objects', 'width': 320, 'height': 240,
+        'fps': 15.0, 'encoding': 'rgb8', 'stats_period_sec': 1.0}
     for command in commands.values():
         assert [os.path.basename(f) for f in command['params_files']] == ['objects.yaml']
     config = yaml.safe_load((ROOT / 'config' / 'objects.yaml').read_text())

@@ -179,8 +179,8 @@ def test_ros2_run_names_an_executable_of_the_package():
 def test_wrong_names_and_types_are_caught():
     line = 'ros2 launch nano_vision thumbs.launch.py model:=m.pt sauce:=csi  # comment'
     assert check_launch(commands(line)[0]) == [
-        "thumbs.launch.py declares no argument 'sauce' (it has model, namespace, "
-        'params_file, source)']
+        "thumbs.launch.py declares no argument 'sauce' (it has in_process_camera, model, "
+        'namespace, params_file, source)']
     assert check_launch(commands('ros2 launch nano_vision thumb.launch.py')[0])
     assert not check_launch(commands('ros2 launch nano_vision record.launch.py '
                                      'dataset:=d task:=xy categories:=a,b')[0])

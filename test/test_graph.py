@@ -3,13 +3,15 @@
 import pytest
 
 from helpers import ros_command
-from nano_vision.nodes.graph import GRAPHS, LINE_FOLLOWING, ros_arguments, typed_argument
+from nano_vision.nodes.graph import (camera_parameters, GRAPHS, LINE_FOLLOWING, PIPELINES,
+                                     ros_arguments, typed_argument)
 
 
 def test_arguments_take_their_defaults_and_are_checked_as_ros2_launch_checks_them():
     values = LINE_FOLLOWING.argument_values({'source': 'sim'})
     assert values == {'model': '', 'source': 'sim', 'track': 'oval', 'oracle': 'false',
-                      'enabled': 'true', 'cmd_vel_topic': 'cmd_vel', 'namespace': ''}
+                      'enabled': 'true', 'cmd_vel_topic': 'cmd_vel',
+                      'in_process_camera': 'true', 'namespace': ''}
     with pytest.raises(ValueError, match='needs the argument model'):
         GRAPHS['thumbs'].argument_values({'source': 'csi'})
     with pytest.raises(ValueError, match='sauce'):
@@ -62,3 +64,33 @@ def test_command_line_options_are_those_of_the_launch_file():
     arguments = LINE_FOLLOWING.argument_values({'source': 'sim'})
     assert '__ns' not in ros_command(['sim', *ros_arguments(sim, arguments, 'lf.yaml')])[
         'remappings']  # no namespace: none given
+
+
+def test_an_in_process_camera_takes_the_camera_sections_settings_unless_its_node_sets_them():
+    params = {
+        '/**/camera': {'ros__parameters': {'width': 320, 'height': 240, 'fps': 15.0,
+                                           'encoding': 'bgr8', 'publish_compressed': True}},
+        '/**/classifier': {'ros__parameters': {'fps': 10.0, 'min_confidence': 0.5}},
+        'robot1': {'camera': {'ros__parameters': {'frame_id': 'front'}}},  # nested keys
+        '/**/overlay': {'ros__parameters': {'mode': 'classification'}}}
+    # fps: the classifier's own; publish_compressed: no parameter of the classifier's camera
+    assert camera_parameters(params, 'classifier') == {
+        'width': 320, 'height': 240, 'encoding': 'bgr8', 'frame_id': 'front'}
+    # a section for every node counts as the node's own
+    params['/**'] = {'ros__parameters': {'width': 64}}
+    assert 'width' not in camera_parameters(params, 'regressor')
+    assert camera_parameters(None, 'detector') == {}  # an empty file
+
+
+def test_graph_nodes_that_read_the_camera_take_the_parameter_files_camera_section(tmp_path):
+    params_file = tmp_path / 'mine.yaml'
+    params_file.write_text('/**/camera:\n  ros__parameters:\n    width: 96\n    fps: 12.0\n')
+    arguments = PIPELINES['thumbs'].argument_values({'model': 'm.pt', 'source': 'folder'})
+    [classifier, _] = PIPELINES['thumbs'].running(arguments)
+    assert classifier.camera
+    options = ros_arguments(classifier, arguments, str(params_file))
+    assert options[options.index('-p') + 1:] == [
+        'width:=96', '-p', 'fps:=12.0', '-p', 'model:="m.pt"', '-p', 'source:="folder"']
+    params_file.write_text('/**/camera: [')
+    with pytest.raises(ValueError, match='cannot read the parameter file'):
+        ros_arguments(classifier, arguments, str(params_file))

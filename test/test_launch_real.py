@@ -14,6 +14,7 @@ to the whole process group.
 import importlib.util
 import json
 import os
+import pathlib
 import re
 import shlex
 import shutil
@@ -31,6 +32,8 @@ from helpers import LOOPBACK, process_group, process_sockets, ros_command
 from nano_vision.runtime.dds import localhost_only
 from nano_vision.tools.demo.plan import make_plan, PROJECTS as DEMO_PROJECTS
 from nano_vision.tools.demo.run import demo_parameters, launch_arguments, node_commands
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def _launch_missing():
@@ -189,11 +192,24 @@ PROJECTS = {'thumbs.launch.py': ('thumbs', 'classifier', 'classification'),
 @pytest.mark.parametrize('file_name', sorted(PROJECTS))
 def test_project_launch_runs_its_pipeline_and_stops_on_ctrl_c(ros, launch, small_models,
                                                               file_name):
+    # the model node reads the camera itself: no camera node
+    check_project_launch(ros, launch, small_models, file_name, in_process=True)
+
+
+def test_in_process_camera_false_starts_a_camera_node(ros, launch, small_models):
+    check_project_launch(ros, launch, small_models, 'thumbs.launch.py', in_process=False)
+
+
+def check_project_launch(ros, launch, small_models, file_name, in_process):
+    """Run a project's launch file; check its nodes, topics, rates, sockets, frame size, Ctrl-C."""
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image
     project, model_node, output_topic = PROJECTS[file_name]
     namespace = _namespace()
     launched = launch(file_name, f'model:={small_models[project]}', 'source:=synthetic:face',
-                      f'namespace:={namespace}')
-    topics = wait_for_graph(ros, namespace, ['camera', model_node, 'overlay'],
+                      f'namespace:={namespace}', f'in_process_camera:={str(in_process).lower()}')
+    nodes = [model_node, 'overlay'] if in_process else ['camera', model_node, 'overlay']
+    topics = wait_for_graph(ros, namespace, nodes,
                             ['image_raw', output_topic, 'image_annotated'], launched=launched)
     rates = measure_rates(ros, topics)
     # the camera runs at config/<project>.yaml's 30 fps; the model node and the overlay
@@ -203,10 +219,18 @@ def test_project_launch_runs_its_pipeline_and_stops_on_ctrl_c(ros, launch, small
     assert rates[f'{namespace}/image_raw'] >= 15.0, rates
     assert rates[f'{namespace}/{output_topic}'] >= least, rates
     assert rates[f'{namespace}/image_annotated'] >= least, rates
+    # the frames have the size of the parameter file's camera section, whichever node reads
+    frames = []
+    ros.probe('frames').create_subscription(Image, f'{namespace}/image_raw', frames.append,
+                                            qos_profile_sensor_data)
+    assert ros.spin_until(lambda: frames, timeout_sec=10.0)
+    camera = yaml.safe_load((ROOT / 'config' / f'{project}.yaml').read_text())
+    camera = camera['/**/camera']['ros__parameters']
+    assert (frames[0].width, frames[0].height) == (camera['width'], camera['height'])
     if shutil.which('ss') and localhost_only():
         # every process of the launch (ros2 launch and its nodes): no socket off loopback
         sockets = process_sockets(process_group(launched.process.pid))
-        assert sum(map(len, sockets.values())) >= 9, sockets  # 3 nodes, >= 3 each
+        assert sum(map(len, sockets.values())) >= 3 * len(nodes), sockets  # >= 3 a node
         assert {address for found in sockets.values() for address, _ in found} <= LOOPBACK, \
             sockets
     stop_cleanly(launched)
@@ -217,7 +241,7 @@ def test_pipeline_launch_takes_the_project_and_task(ros, launch, small_models):
     launched = launch('pipeline.launch.py', 'project:=face_xy', 'task:=xy',
                       f'model:={small_models["face_xy"]}', 'source:=synthetic:face',
                       f'namespace:={namespace}')
-    topics = wait_for_graph(ros, namespace, ['camera', 'regressor', 'overlay'],
+    topics = wait_for_graph(ros, namespace, ['regressor', 'overlay'],
                             ['image_raw', 'point'], launched=launched)
     assert all(rate > 0 for rate in measure_rates(ros, topics).values())
     stop_cleanly(launched)
@@ -264,10 +288,14 @@ def test_line_following_launch_drives_the_simulator(ros, launch, small_models):
     stop_cleanly(launched)
 
 
-@pytest.mark.parametrize('argument, node', [('model:=/nonexistent/model.pt', 'classifier'),
-                                            ('source:=/dev/video97', 'camera')])
-def test_a_node_that_cannot_start_ends_the_whole_launch(launch, small_models, argument, node):
-    arguments = {'model': small_models['thumbs'], 'source': 'synthetic:thumbs'}
+@pytest.mark.parametrize('argument, node, in_process', [
+    ('model:=/nonexistent/model.pt', 'classifier', 'true'),
+    ('source:=/dev/video97', 'classifier', 'true'),  # the classifier reads the camera
+    ('source:=/dev/video97', 'camera', 'false')])
+def test_a_node_that_cannot_start_ends_the_whole_launch(launch, small_models, argument, node,
+                                                        in_process):
+    arguments = {'model': small_models['thumbs'], 'source': 'synthetic:thumbs',
+                 'in_process_camera': in_process}
     name, _, value = argument.partition(':=')
     arguments[name] = value
     launched = launch('thumbs.launch.py', *(f'{k}:={v}' for k, v in arguments.items()),
@@ -298,7 +326,8 @@ def test_project_files_show_only_the_arguments_a_user_gives(launch, file_name):
     assert launched.wait(START_SEC) == 0, launched.output
     shown = {line.strip().strip("'").split("'")[0] for line in launched.lines
              if line.startswith("    '")}
-    assert shown == {'model', 'source', 'namespace', 'params_file'}, launched.output
+    assert shown == {'model', 'source', 'in_process_camera', 'namespace', 'params_file'}, \
+        launched.output
 
 
 # Stands in for every node of a launch (--launch-prefix): prints the command line launch
@@ -361,5 +390,9 @@ def test_the_demo_starts_the_nodes_its_projects_launch_file_starts(launch, proje
         mine = demo[name]
         assert mine['remappings'] == command['remappings'], name
         assert [os.path.realpath(f) for f in mine['params_files']] == command['params_files']
-        # the launch file's parameters, then the demo's frame size, rate and statistics
-        assert mine['parameters'] == {**command['parameters'], **settings.get(name, {})}, name
+        # the launch file's parameters, then the demo's frame size, rate and statistics (the
+        # camera's for a model node that reads the camera itself)
+        reads_camera = name != 'camera' and 'source' in command['parameters']
+        assert mine['parameters'] == {**command['parameters'],
+                                      **(settings['camera'] if reads_camera else {}),
+                                      **settings.get(name, {})}, name

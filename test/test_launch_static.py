@@ -174,7 +174,9 @@ def test_graph_configs_exist_and_configure_the_graphs_nodes(name):
 def test_project_graphs_run_the_model_node_of_their_task():
     for project, task in PROJECTS.items():
         executables = [node.executable for node in GRAPHS[project].nodes]
-        assert executables == ['camera', MODEL_NODES[task], 'overlay'], project
+        # the model node reads the camera itself, or (in_process_camera:=false) subscribes
+        assert executables == ['camera', MODEL_NODES[task], MODEL_NODES[task], 'overlay'], \
+            project
     assert set(MODEL_NODES) == set(TASKS)
 
 
@@ -183,22 +185,30 @@ STARTED = [
     ('camera', {'source': 'synthetic:face'}, ['camera']),
     ('record', {'dataset': 'data/face', 'task': 'xy', 'categories': 'nose,left_eye'},
      ['camera', 'dataset_recorder']),
-    ('thumbs', {'model': 'thumbs.pt'}, ['camera', 'classifier', 'overlay']),
-    ('emotions', {'model': 'emotions.onnx', 'source': 'csi'}, ['camera', 'classifier', 'overlay']),
-    ('face_xy', {'model': 'face.pt', 'namespace': 'robot1'}, ['camera', 'regressor', 'overlay']),
-    ('fingers', {'model': 'fingers.pt'}, ['camera', 'classifier', 'overlay']),
+    ('thumbs', {'model': 'thumbs.pt'}, ['classifier', 'overlay']),
+    ('thumbs', {'model': 'thumbs.pt', 'in_process_camera': 'false'},
+     ['camera', 'classifier', 'overlay']),
+    ('emotions', {'model': 'emotions.onnx', 'source': 'csi'}, ['classifier', 'overlay']),
+    ('face_xy', {'model': 'face.pt', 'namespace': 'robot1'}, ['regressor', 'overlay']),
+    ('fingers', {'model': 'fingers.pt', 'in_process_camera': '0'},
+     ['camera', 'classifier', 'overlay']),
     ('objects', {'model': 'objects.pt', 'source': 'synthetic:objects'},
+     ['detector', 'overlay']),
+    ('objects', {'model': 'objects.pt', 'in_process_camera': 'false'},
      ['camera', 'detector', 'overlay']),
     ('pipeline', {'project': 'thumbs', 'task': 'classification', 'model': 'm.pt'},
-     ['camera', 'classifier', 'overlay']),
+     ['classifier', 'overlay']),
     ('pipeline', {'project': 'face_xy', 'task': 'xy', 'model': 'm.pt'},
-     ['camera', 'regressor', 'overlay']),
-    ('pipeline', {'task': 'classification', 'model': 'mine.pt'},  # project:=custom
+     ['regressor', 'overlay']),
+    ('pipeline', {'task': 'classification', 'model': 'mine.pt',  # project:=custom
+                  'in_process_camera': 'false'},
      ['camera', 'classifier', 'overlay']),
     ('line_following', {'source': 'sim', 'oracle': 'true'}, ['sim', 'steering']),
     ('line_following', {'source': 'sim', 'model': 'road.pt', 'track': 'kidney'},
      ['sim', 'regressor', 'steering', 'overlay']),
     ('line_following', {'source': 'csi', 'model': 'road.onnx', 'enabled': 'false'},
+     ['regressor', 'steering', 'overlay']),
+    ('line_following', {'source': 'csi', 'model': 'road.onnx', 'in_process_camera': 'false'},
      ['camera', 'regressor', 'steering', 'overlay']),
     ('line_following', {'source': 'csi'}, ['camera', 'steering']),  # no model: stands still
     ('line_following', {'source': 'csi', 'oracle': 'true'}, ['camera']),  # no ground truth

@@ -19,8 +19,7 @@ rclpy = pytest.importorskip('rclpy')
 pytest.importorskip('torch')
 nano_vision_msgs = pytest.importorskip('nano_vision_msgs.msg')
 
-from nano_vision.nodes.camera import CameraNode  # noqa: E402, I100
-from nano_vision.nodes.classifier import ClassifierNode  # noqa: E402
+from nano_vision.nodes.classifier import ClassifierNode  # noqa: E402, I100
 from nano_vision.tools.cli import main as cli  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -46,6 +45,7 @@ def test_a_pipeline_of_your_own_categories_runs_without_editing_the_package(ros,
     params = yaml.safe_load((ROOT / 'config' / 'custom.yaml').read_text())
     params['/**/classifier']['ros__parameters'].update(
         expected_names=','.join(NAMES), min_confidence=0.0)  # a 1-epoch model is unsure
+    params['/**/camera']['ros__parameters'].update(width=64, height=64, fps=12.0)
     params_file = tmp_path / 'socks.yaml'
     params_file.write_text(yaml.safe_dump(params))
 
@@ -57,15 +57,13 @@ def test_a_pipeline_of_your_own_categories_runs_without_editing_the_package(ros,
     assert arguments['project'] == 'custom'
     assert pipeline.config_file(arguments) == 'custom.yaml'
     nodes = {node.name: node for node in pipeline.running(arguments)}
-    assert list(nodes) == ['camera', 'classifier', 'overlay']
-
-    def start(node_class, name, extra=None):
-        options = ros_arguments(nodes[name], arguments, str(params_file), extra)
-        return ros.make(node_class, cli_args=options)
-
-    camera = start(CameraNode, 'camera', {'width': 64, 'height': 64, 'fps': 10.0})
-    classifier = start(ClassifierNode, 'classifier')
-    assert camera.config.source.target == str(data / NAMES[0])
+    # the classifier reads the source itself, with the camera section's settings
+    assert list(nodes) == ['classifier', 'overlay']
+    options = ros_arguments(nodes['classifier'], arguments, str(params_file))
+    classifier = ros.make(ClassifierNode, cli_args=options)
+    assert classifier.config.camera.source.target == str(data / NAMES[0])
+    assert (classifier.config.width, classifier.config.height, classifier.config.fps) == \
+        (64, 64, 12.0)
     assert classifier.config.expected_names == ','.join(NAMES)
 
     results = []

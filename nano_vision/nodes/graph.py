@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 import json
 
 from nano_vision.datasets.layout import TASKS
+from nano_vision.inference.config import IN_PROCESS_CAMERA
 from nano_vision.nodes.registry import NODE_PARAMETERS
 from nano_vision.scenes.track import TRACKS
 
@@ -85,14 +86,50 @@ class Not:
 
 
 @dataclass(frozen=True)
+class AnyOf:
+    """Holds when one of ``conditions`` does."""
+
+    conditions: tuple
+
+    def holds(self, arguments):
+        """Return whether a condition holds for ``arguments`` (name -> text)."""
+        return any(condition.holds(arguments) for condition in self.conditions)
+
+    def __str__(self):
+        """Return the conditions in words."""
+        return '(' + ' or '.join(map(str, self.conditions)) + ')'
+
+
+@dataclass(frozen=True)
+class AllOf:
+    """Holds when every one of ``conditions`` does."""
+
+    conditions: tuple
+
+    def holds(self, arguments):
+        """Return whether every condition holds for ``arguments`` (name -> text)."""
+        return all(condition.holds(arguments) for condition in self.conditions)
+
+    def __str__(self):
+        """Return the conditions in words."""
+        return '(' + ' and '.join(map(str, self.conditions)) + ')'
+
+
+@dataclass(frozen=True)
 class GraphNode:
-    """One node of a graph: executable, parameters, remappings, required, conditions."""
+    """One node of a graph: executable, parameters, remappings, required, conditions.
+
+    ``camera``: the node reads the camera source itself (a model node's in-process
+    camera) and takes the camera node's settings of the parameter file too
+    (:func:`camera_parameters`).
+    """
 
     executable: str
     parameters: dict = field(default_factory=dict)
     remappings: tuple = ()
     required: bool = True
     when: tuple = ()
+    camera: bool = False
 
     @property
     def name(self):
@@ -230,6 +267,57 @@ def typed_argument(executable, name, text):
                          f'({kind.__name__})') from None
 
 
+def parameter_sections(params):
+    """Yield the ``(node name, parameters)`` of each section of a parsed parameter file.
+
+    The node name is the last part of the section's key (``/**/camera`` -> ``camera``);
+    keys may also nest (``robot1: camera: ros__parameters``).
+    """
+    def walk(value, path):
+        if not isinstance(value, dict):
+            return
+        if 'ros__parameters' in value:
+            yield path.rsplit('/', 1)[-1], value['ros__parameters'] or {}
+            return
+        for key, item in value.items():
+            yield from walk(item, f'{path}/{str(key).strip("/")}')
+    yield from walk(params, '')
+
+
+def camera_parameters(params, executable):
+    """Return what a parameter file sets for the in-process camera of ``executable``.
+
+    The camera's settings (size, rate, encoding...) stay in one place, the camera
+    node's section, whichever node reads the camera: its values of the camera
+    parameters ``executable`` declares (IN_PROCESS_CAMERA), except those that the
+    node's own section, or one for every node (``/**``), sets.
+
+    :param params: the parameter file, parsed (YAML); None for an empty file
+    """
+    declared = {spec.name for spec in NODE_PARAMETERS[executable]} & set(IN_PROCESS_CAMERA)
+    camera, own = {}, set()
+    for name, values in parameter_sections(params or {}):
+        if name == 'camera':
+            camera.update(values)
+        elif name in (executable, '*', '**'):
+            own.update(values)
+    return {name: value for name, value in camera.items() if name in declared - own}
+
+
+def read_camera_parameters(params_file, executable):
+    """Return :func:`camera_parameters` of the parameter file at ``params_file``.
+
+    :raises ValueError: the file cannot be read or is not YAML
+    """
+    import yaml
+    try:
+        with open(params_file, encoding='utf-8') as stream:
+            params = yaml.safe_load(stream)
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f'cannot read the parameter file {params_file}: {exc}') from None
+    return camera_parameters(params, executable)
+
+
 def ros_arguments(node, arguments, params_file, parameters=None):
     """Return the ``--ros-args`` options that start ``node`` as its launch file does.
 
@@ -237,6 +325,8 @@ def ros_arguments(node, arguments, params_file, parameters=None):
     :param arguments: every launch argument's value (:meth:`Graph.argument_values`)
     :param params_file: the path of the parameter file
     :param parameters: more parameters, set after the node's own
+    :raises ValueError: a node with an in-process camera and a parameter file that
+        cannot be read
     """
     options = ['--ros-args']
     namespace = arguments['namespace'].strip('/')
@@ -245,7 +335,9 @@ def ros_arguments(node, arguments, params_file, parameters=None):
     options += ['--params-file', params_file]
     for source, target in node.remapping_rules(arguments):
         options += ['-r', f'{source}:={target}']
-    for name, value in {**node.parameter_values(arguments), **(parameters or {})}.items():
+    camera = read_camera_parameters(params_file, node.executable) if node.camera else {}
+    for name, value in {**camera, **node.parameter_values(arguments),
+                        **(parameters or {})}.items():
         # -p values are YAML: JSON is YAML, and keeps a string a string ("1", "true")
         options += ['-p', f'{name}:={json.dumps(value)}']
     return options
@@ -269,22 +361,55 @@ CUSTOM = 'custom'
 # The model node reads the camera's frames, raw or (image_transport:=compressed) JPEG.
 TO_CAMERA = (('image', 'image_raw'), ('image/compressed', 'image_raw/compressed'))
 
+IN_PROCESS = Argument(
+    'in_process_camera', 'true: the model node reads the source itself, with the camera '
+    "section's settings, and publishes image_raw and camera_info only while someone "
+    'subscribes (no camera node: more results per second, docs/benchmarks.md); false: a '
+    'camera node publishes every frame and the model node subscribes', default='true')
+READS_CAMERA = IsTrue(IN_PROCESS.name)
+
 CAMERA = GraphNode('camera', parameters={'source': Arg('source')})
 OVERLAY = GraphNode('overlay', remappings=(('image', 'image_raw'),), required=False)
 
 
-def model_node(task, when=()):
-    """Return the model node of ``task`` with the model argument, reading the camera."""
-    return GraphNode(MODEL_NODES[task], parameters={'model': Arg('model')},
-                     remappings=TO_CAMERA, when=when)
+def camera_and_model(executable, parameters=None, when=(), camera_when=None):
+    """Return the camera and model nodes of a graph with the in_process_camera argument.
+
+    With in_process_camera:=true the model node reads the source itself (its frames,
+    camera_info and ground truth on the camera node's topics); otherwise a camera node
+    runs and the model node subscribes to it.
+
+    :param parameters: the model node's (besides ``model``)
+    :param when: the model node's conditions
+    :param camera_when: the camera node's conditions besides the argument (None: ``when``)
+    """
+    parameters = {'model': Arg('model'), **(parameters or {})}
+    reads = GraphNode(executable, parameters={**parameters, 'source': Arg('source')},
+                      remappings=TO_CAMERA, when=(READS_CAMERA, *when), camera=True)
+    camera_when = when if camera_when is None else camera_when
+    return (replace(CAMERA, when=(Not(AllOf((READS_CAMERA, *when))), *camera_when)),
+            reads,
+            GraphNode(executable, parameters=parameters, remappings=TO_CAMERA,
+                      when=(Not(READS_CAMERA), *when)))
 
 
 CAMERA_ALONE = Graph('camera', config='camera.yaml', arguments=(SOURCE,), nodes=(CAMERA,))
 
-# camera -> classifier or regressor -> overlay, with the project's config
-PIPELINES = {project: Graph(project, config=f'{project}.yaml', arguments=(MODEL, SOURCE),
-                            nodes=(CAMERA, model_node(task), OVERLAY))
+# camera -> classifier or regressor -> overlay, with the project's config (the camera in
+# the model node's process unless in_process_camera:=false)
+PIPELINES = {project: Graph(project, config=f'{project}.yaml',
+                            arguments=(MODEL, SOURCE, IN_PROCESS),
+                            nodes=(*camera_and_model(MODEL_NODES[task]), OVERLAY))
              for project, task in PROJECTS.items()}
+
+
+def _pipeline_nodes():
+    # the camera once, then the model node of each task with its condition
+    nodes = [replace(CAMERA, when=(Not(READS_CAMERA),))]
+    for task in TASKS:
+        nodes += camera_and_model(MODEL_NODES[task], when=(Equals('task', task),))[1:]
+    return (*nodes, OVERLAY)
+
 
 # The same nodes for any project and task: the model node is the task's; a project of your
 # own categories takes config/custom.yaml, or a copy of it as params_file.
@@ -296,18 +421,16 @@ PIPELINE = Graph(
                  default=CUSTOM, choices=(*PROJECTS, CUSTOM)),
         Argument('task', 'classification (classifier node) or xy (regressor node)',
                  choices=TASKS),
-        MODEL, SOURCE),
-    nodes=(CAMERA, *(model_node(task, when=(Equals('task', task),)) for task in TASKS),
-           OVERLAY))
+        MODEL, SOURCE, IN_PROCESS),
+    nodes=_pipeline_nodes())
 
 # camera -> detector (a classifier slid over a grid of windows) -> overlay, which draws the
 # boxes over the heat map (config/objects.yaml)
 OBJECTS = Graph(
     'objects', config='objects.yaml',
     arguments=(Argument('model', 'Classifier (.pt or .onnx) of window crops with a background '
-                        'class (docs/detection.md)'), SOURCE),
-    nodes=(CAMERA, GraphNode('detector', parameters={'model': Arg('model')},
-                             remappings=TO_CAMERA), OVERLAY))
+                        'class (docs/detection.md)'), SOURCE, IN_PROCESS),
+    nodes=(*camera_and_model('detector'), OVERLAY))
 
 # Line following's conditions, by name.
 IN_SIM = Equals('source', 'sim')
@@ -315,6 +438,15 @@ ORACLE = IsTrue('oracle')
 NO_MODEL = Equals('model', '')
 FOLLOW_MODEL = (Not(NO_MODEL), Not(ORACLE))
 CMD_VEL = (('cmd_vel', Arg('cmd_vel_topic')),)
+
+
+# A camera that is no simulator: the regressor reads it (in_process_camera) or a camera
+# node runs; the simulator: the regressor subscribes to its frames.
+_CAMERA, _READS, _SUBSCRIBES = camera_and_model(
+    MODEL_NODES['xy'], when=(Not(IN_SIM), *FOLLOW_MODEL), camera_when=(Not(IN_SIM),))
+ROAD_REGRESSORS = (_READS, replace(_SUBSCRIBES, when=(AnyOf((IN_SIM, Not(READS_CAMERA))),
+                                                      *FOLLOW_MODEL)))
+
 
 # camera (or the simulator) -> regressor -> steering -> cmd_vel, and an overlay; with
 # oracle:=true in the simulator, steering follows the simulator's ground truth instead
@@ -333,12 +465,13 @@ LINE_FOLLOWING = Graph(
                  'shows what would be sent', default='true'),
         Argument('cmd_vel_topic', "Topic of the robot base's velocity commands",
                  default='cmd_vel'),
+        IN_PROCESS,
     ),
     nodes=(
-        replace(CAMERA, when=(Not(IN_SIM),)),
+        _CAMERA,
         GraphNode('sim', parameters={'track': Arg('track')}, remappings=CMD_VEL,
                   when=(IN_SIM,)),
-        model_node('xy', when=FOLLOW_MODEL),
+        *ROAD_REGRESSORS,
         GraphNode('steering', parameters={'enabled': Arg('enabled')}, remappings=CMD_VEL,
                   when=(Not(ORACLE),)),
         GraphNode('steering', parameters={'enabled': Arg('enabled')},

@@ -16,7 +16,8 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node, PushRosNamespace
 from launch_ros.parameter_descriptions import ParameterValue
 
-from nano_vision.nodes.graph import Arg, GRAPHS, NAMESPACE, parameter_type
+from nano_vision.nodes.graph import (Arg, GRAPHS, NAMESPACE, parameter_type,
+                                     read_camera_parameters)
 from nano_vision.runtime.dds import profile_environment, profile_file
 
 
@@ -68,18 +69,28 @@ def graph_nodes(graph_name):
 def launch_node(node):
     """Return the Node action of a :class:`~nano_vision.nodes.graph.GraphNode`.
 
-    Its parameters come from the params_file argument, then the node's own; a required
-    node ends the launch when it stops (a model that does not load, a camera that
-    cannot open), with its message.
+    Its parameters come from the params_file argument, then the node's own; a node with
+    an in-process camera also takes the camera section's settings of that file
+    (:func:`~nano_vision.nodes.graph.camera_parameters`). A required node ends the
+    launch when it stops (a model that does not load, a camera that cannot open), with
+    its message.
     """
     condition = GraphCondition(node) if node.when else None
-    if any(isinstance(value, Arg) and parameter_type(node.executable, name) is tuple
-           for name, value in node.parameters.items()):
-        # a list from a comma-separated argument, left out when empty: known at launch time
+    if node.camera or any(isinstance(value, Arg) and parameter_type(node.executable, name)
+                          is tuple for name, value in node.parameters.items()):
+        # known at launch time: the parameter file's camera section; a list from a
+        # comma-separated argument, left out when empty
         return OpaqueFunction(condition=condition, function=lambda context: [_node(
-            node, node.parameter_values(context.launch_configurations))])
+            node, _launch_time_parameters(node, context))])
     return _node(node, {name: _launch_value(node, name, value)
                         for name, value in node.parameters.items()}, condition)
+
+
+def _launch_time_parameters(node, context):
+    arguments = context.launch_configurations
+    camera = read_camera_parameters(LaunchConfiguration('params_file').perform(context),
+                                    node.executable) if node.camera else {}
+    return {**camera, **node.parameter_values(arguments)}
 
 
 def _node(node, parameters, condition=None):

@@ -108,8 +108,9 @@ def node_commands(plan, model, namespace):
     """Return ``{name: argv}`` of the nodes of the live step.
 
     The nodes of the project's launch file (nano_vision/nodes/graph.py), wired as it
-    wires them, with its parameter file; then :func:`demo_parameters` on top, and the
-    steering node with the motors off for face_xy.
+    wires them, with its parameter file; then :func:`demo_parameters` on top (the
+    camera's for a model node that reads the camera itself), and the steering node with
+    the motors off for face_xy.
     """
     graph = GRAPHS[plan.project]
     arguments = graph.argument_values(launch_arguments(plan, model, namespace))
@@ -119,7 +120,10 @@ def node_commands(plan, model, namespace):
         nodes.append(MOTORS_OFF_STEERING)
     overrides = demo_parameters(plan)
     return {node.name: [*_find_executable(node.executable),
-                        *ros_arguments(node, arguments, params_file, overrides.get(node.name)),
+                        *ros_arguments(node, arguments, params_file, {
+                            # a model node that reads the camera takes the camera's too
+                            **(overrides['camera'] if node.camera else {}),
+                            **overrides.get(node.name, {})}),
                         '--log-level', 'warn']
             for node in nodes}
 
