@@ -69,11 +69,11 @@ def test_command_line_options_are_those_of_the_launch_file():
 def test_an_in_process_camera_takes_the_camera_sections_settings_unless_its_node_sets_them():
     params = {
         '/**/camera': {'ros__parameters': {'width': 320, 'height': 240, 'fps': 15.0,
-                                           'encoding': 'bgr8', 'publish_compressed': True}},
+                                           'encoding': 'bgr8', 'camera_name': 'front'}},
         '/**/classifier': {'ros__parameters': {'fps': 10.0, 'min_confidence': 0.5}},
         'robot1': {'camera': {'ros__parameters': {'frame_id': 'front'}}},  # nested keys
         '/**/overlay': {'ros__parameters': {'mode': 'classification'}}}
-    # fps: the classifier's own; publish_compressed: no parameter of the classifier's camera
+    # fps: the classifier's own; camera_name: no parameter of the classifier's camera
     assert camera_parameters(params, 'classifier') == {
         'width': 320, 'height': 240, 'encoding': 'bgr8', 'frame_id': 'front'}
     # a section for every node counts as the node's own

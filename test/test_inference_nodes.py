@@ -649,6 +649,28 @@ def test_an_in_process_camera_labels_its_frames_and_shows_them_only_to_a_subscri
     assert any((pixels == rgb).all() for rgb in frames)
 
 
+def test_an_in_process_camera_publishes_jpeg_frames_while_someone_subscribes(
+        ros, squares_model, tmp_path):
+    frames = write_frames(tmp_path / 'frames', (30, 30, 220))
+    node = ros.make(ClassifierNode, {'model': squares_model, 'source': str(tmp_path / 'frames'),
+                                     'width': 96, 'height': 72, 'fps': 60.0,
+                                     'publish_compressed': True, 'jpeg_quality': 95})
+    probe = ros.probe()
+    results, jpegs = [], []
+    probe.create_subscription(Classification, 'classification', results.append, 10)
+    probe.create_subscription(CompressedImage, 'image/compressed', jpegs.append,
+                              qos_profile_sensor_data)
+    assert ros.spin_until(lambda: len(jpegs) >= 3 and len(results) >= 3, timeout_sec=20.0)
+    assert jpegs[-1].format.startswith('rgb8; jpeg')
+    decoded = cv2.cvtColor(cv2.imdecode(np.frombuffer(bytes(jpegs[-1].data), np.uint8),
+                                        cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    assert decoded.shape == (72, 96, 3)
+    # one of the frames, in RGB (JPEG keeps the colours, not the noise of each pixel)
+    assert min(np.abs(decoded.mean((0, 1)) - rgb.mean((0, 1))).max() for rgb in frames) < 3.0
+    assert node.capture.frames_published == 0  # nobody asked for the raw frames
+    assert {r.label for r in results} == {'red'}
+
+
 def test_an_in_process_camera_decodes_only_the_frames_the_model_takes(
         ros, squares_model, tmp_path):
     write_frames(tmp_path / 'frames', (30, 30, 220))

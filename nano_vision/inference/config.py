@@ -55,11 +55,13 @@ _SOURCE = ParamSpec('source', '', 'Empty: subscribe to image (frames of a camera
                     'camera_info, and ground_truth for scenes) only while someone subscribes; '
                     'the results carry the stamp the frame got when it was read.')
 # the camera node's parameters an in-process camera takes (they matter only with a source)
-IN_PROCESS_CAMERA = ('width', 'height', 'fps', 'frame_id', 'encoding', 'loop', 'seed',
-                     'camera_info_url', 'csi_flip_method', 'reconnect_attempts',
-                     'reconnect_interval_sec')
+IN_PROCESS_CAMERA = ('width', 'height', 'fps', 'frame_id', 'encoding', 'publish_compressed',
+                     'jpeg_quality', 'loop', 'seed', 'camera_info_url', 'csi_flip_method',
+                     'reconnect_attempts', 'reconnect_interval_sec')
+# read-only here: the capture is built once, at start
 _CAMERA = (_SOURCE,) + tuple(
-    replace(spec, description='With a source: ' + spec.description.replace('image_raw', 'image'))
+    replace(spec, read_only=True,
+            description='With a source: ' + spec.description.replace('image_raw', 'image'))
     for spec in CAMERA_PARAMETERS if spec.name in IN_PROCESS_CAMERA)
 
 CLASSIFIER_PARAMETERS = (
@@ -129,6 +131,8 @@ class _ModelNodeConfig(NodeConfig):
     fps: float
     frame_id: str
     encoding: str
+    publish_compressed: bool
+    jpeg_quality: int
     loop: bool
     seed: int
     camera_info_url: str
