@@ -3,8 +3,9 @@
 import pytest
 
 from helpers import ros_command
-from nano_vision.nodes.graph import (camera_parameters, GRAPHS, LINE_FOLLOWING, PIPELINES,
-                                     ros_arguments, typed_argument)
+from nano_vision.nodes.graph import (AllOf, AnyOf, camera_parameters, Equals, GRAPHS, IsTrue,
+                                     LINE_FOLLOWING, Not, PIPELINES, ros_arguments,
+                                     typed_argument)
 
 
 def test_arguments_take_their_defaults_and_are_checked_as_ros2_launch_checks_them():
@@ -94,3 +95,12 @@ def test_graph_nodes_that_read_the_camera_take_the_parameter_files_camera_sectio
     params_file.write_text('/**/camera: [')
     with pytest.raises(ValueError, match='cannot read the parameter file'):
         ros_arguments(classifier, arguments, str(params_file))
+
+
+def test_conditions_combine_and_read_as_a_user_writes_the_arguments():
+    sim, oracle = Equals('source', 'sim'), IsTrue('oracle')
+    arguments = {'source': 'sim', 'oracle': 'false'}
+    assert AnyOf((sim, oracle)).holds(arguments) and not AllOf((sim, oracle)).holds(arguments)
+    assert Not(AllOf((sim, oracle))).holds(arguments)
+    assert str(AnyOf((sim, Not(oracle)))) == '(source:=sim or not oracle:=true)'
+    assert str(AllOf((sim, oracle))) == '(source:=sim and oracle:=true)'

@@ -90,29 +90,24 @@ class AnyOf:
     """Holds when one of ``conditions`` does."""
 
     conditions: tuple
+    joined = staticmethod(any)  # how the conditions' truths combine, and its word
+    word = 'or'
 
     def holds(self, arguments):
-        """Return whether a condition holds for ``arguments`` (name -> text)."""
-        return any(condition.holds(arguments) for condition in self.conditions)
+        """Return whether the conditions hold together for ``arguments`` (name -> text)."""
+        return self.joined(condition.holds(arguments) for condition in self.conditions)
 
     def __str__(self):
         """Return the conditions in words."""
-        return '(' + ' or '.join(map(str, self.conditions)) + ')'
+        return '(' + f' {self.word} '.join(map(str, self.conditions)) + ')'
 
 
 @dataclass(frozen=True)
-class AllOf:
+class AllOf(AnyOf):
     """Holds when every one of ``conditions`` does."""
 
-    conditions: tuple
-
-    def holds(self, arguments):
-        """Return whether every condition holds for ``arguments`` (name -> text)."""
-        return all(condition.holds(arguments) for condition in self.conditions)
-
-    def __str__(self):
-        """Return the conditions in words."""
-        return '(' + ' and '.join(map(str, self.conditions)) + ')'
+    joined = staticmethod(all)
+    word = 'and'
 
 
 @dataclass(frozen=True)
