@@ -367,25 +367,23 @@ CAMERA = GraphNode('camera', parameters={'source': Arg('source')})
 OVERLAY = GraphNode('overlay', remappings=(('image', 'image_raw'),), required=False)
 
 
-def camera_and_model(executable, parameters=None, when=(), camera_when=None):
-    """Return the camera and model nodes of a graph with the in_process_camera argument.
+def camera_and_model(executable, when=(), camera_when=None):
+    """Return the camera node and the two forms of a model node, for in_process_camera.
 
     With in_process_camera:=true the model node reads the source itself (its frames,
-    camera_info and ground truth on the camera node's topics); otherwise a camera node
-    runs and the model node subscribes to it.
+    camera_info and ground truth on the camera node's topics) and no camera node runs;
+    otherwise a camera node runs and the model node subscribes to it.
 
-    :param parameters: the model node's (besides ``model``)
     :param when: the model node's conditions
     :param camera_when: the camera node's conditions besides the argument (None: ``when``)
     """
-    parameters = {'model': Arg('model'), **(parameters or {})}
-    reads = GraphNode(executable, parameters={**parameters, 'source': Arg('source')},
+    reads = GraphNode(executable, parameters={'model': Arg('model'), 'source': Arg('source')},
                       remappings=TO_CAMERA, when=(READS_CAMERA, *when), camera=True)
+    subscribes = GraphNode(executable, parameters={'model': Arg('model')},
+                           remappings=TO_CAMERA, when=(Not(READS_CAMERA), *when))
     camera_when = when if camera_when is None else camera_when
     return (replace(CAMERA, when=(Not(AllOf((READS_CAMERA, *when))), *camera_when)),
-            reads,
-            GraphNode(executable, parameters=parameters, remappings=TO_CAMERA,
-                      when=(Not(READS_CAMERA), *when)))
+            reads, subscribes)
 
 
 CAMERA_ALONE = Graph('camera', config='camera.yaml', arguments=(SOURCE,), nodes=(CAMERA,))
