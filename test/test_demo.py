@@ -163,6 +163,23 @@ def test_pictures_montage_spread_over_the_run_and_video_of_its_end(tmp_path):
     while video.read()[0]:
         count += 1
     assert count == len(frames)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [os.path.basename(path)]  # no .part
+
+
+def test_a_video_cut_short_leaves_nothing_under_its_name(tmp_path, monkeypatch):
+    from nano_vision.tools.demo import media
+    frames = [np.full((48, 64, 3), i, np.uint8) for i in range(10)]
+    convert, calls = cv2.cvtColor, []
+
+    def failing(*args):  # the run stops half-way through the frames
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return convert(*args)
+    monkeypatch.setattr(media.cv2, 'cvtColor', failing)
+    with pytest.raises(KeyboardInterrupt):
+        write_video(str(tmp_path / 'clip'), frames, 10.0)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_dataset_folder_the_demo_did_not_write_is_never_removed(tmp_path):

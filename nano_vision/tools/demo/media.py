@@ -89,19 +89,28 @@ def write_png(path, rgb):
 def write_video(stem, frames, fps):
     """Write RGB ``frames`` as ``<stem>.mp4`` (mp4v), or ``<stem>.avi`` (MJPG); return the path.
 
+    The video is written as ``<stem>.part.<suffix>`` and renamed when whole: a run
+    stopped half-way leaves no cut video under the final name.
+
     :raises OSError: neither codec can be written by this OpenCV
     """
     if not frames:
         raise ValueError('no frames for the video')
     height, width = frames[0].shape[:2]
     for suffix, codec in (('.mp4', 'mp4v'), ('.avi', 'MJPG')):
-        path = stem + suffix
-        writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*codec), fps, (width, height))
-        if not writer.isOpened():
-            continue
-        for frame in frames:
-            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-        writer.release()
-        if os.path.getsize(path) > 0:
-            return path
+        part = stem + '.part' + suffix  # OpenCV picks the container by the suffix
+        writer = cv2.VideoWriter(part, cv2.VideoWriter_fourcc(*codec), fps, (width, height))
+        try:
+            if not writer.isOpened():
+                continue
+            for frame in frames:
+                writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+            writer.release()
+            if os.path.getsize(part) > 0:
+                os.replace(part, stem + suffix)
+                return stem + suffix
+        finally:
+            writer.release()
+            if os.path.exists(part):
+                os.remove(part)
     raise OSError('this OpenCV can write neither mp4v (.mp4) nor MJPG (.avi) video')
